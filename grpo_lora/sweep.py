@@ -1,0 +1,566 @@
+"""`grpo-lora sweep SWEEP.yaml`: run a rank x learning-rate x targets grid against FullFT.
+
+A sweep file names a base recipe, an output directory, fixed overrides and the axes of the grid
+(see `SweepFile` for every field, and `recipes/study_tiny.yaml` for a worked example). Each point of
+the grid is one call of the trainer,
+
+    python -m grpo_lora.train BASE.yaml [fixed overrides] run_dir=OUT/NAME seed=S lora.rank=R
+        [lora.targets=T] optimizer.lr=LR [data.prompts_per_step=P] [--resume]
+
+with its run directory named by its values (`r1-all-lr1e-03-s0`, `full-lr1e-04-s0`, and `-p16` before
+the seed when the batch size is an axis). Every point with the same seed gets the same `seed=`, so the
+data order is the same across ranks, targets and learning rates (the trainer derives it from the seed).
+
+Re-launching is safe: a point whose run directory holds `summary.json` is FINISHED and skipped; one
+with a `checkpoints/` folder but no `summary.json` CRASHED and is relaunched with `--resume`; any
+other point starts fresh. Points run one after another, or `--parallel N` at a time.
+
+How targets combine with ranks: `targets[0]` (default `all`) runs at every LoRA rank; the other
+targets run only at the ranks listed in `targets_at_ranks` (default: every LoRA rank). FullFT has no
+targets. So `targets: [all, mlp, attn]`, `targets_at_ranks: [1]` compares mlp/attn with all at rank 1.
+
+Learning rates come either from explicit lists (`lrs: {full: [...], lora: [...], r4: [...]}`: the
+`rN` entry wins over `lora` for rank N) or from a log grid (`lr_grid`) centred at `full_centre` for
+FullFT and at `lora_lr_multiplier * full_centre` for every LoRA rank, the study's ~10x rule
+("LoRA Without Regret", Schulman et al., Thinking Machines 2025).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_TRAIN_CMD = [sys.executable, "-m", "grpo_lora.train"]
+Target = Literal["all", "mlp", "attn"]
+Rank = int | Literal["full"]
+# Keys the axes set on every point; a fixed override may not set them too.
+AXIS_KEYS = ("run_dir", "seed", "lora.rank", "lora.targets", "optimizer.lr")
+
+
+class LrGrid(BaseModel):
+    """A log-spaced learning-rate grid, the same shape for FullFT and for every LoRA rank."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_centre: float = Field(gt=0)  # FullFT learning rate at the centre of the grid
+    points_per_decade: float = Field(2.0, gt=0)  # grid spacing: 2 -> x3.16 between neighbours
+    count: int = Field(3, ge=1)  # points per rank group, centred (odd counts include the centre)
+    lora_lr_multiplier: float = Field(10.0, gt=0)  # LoRA centre = this x full_centre (study: ~10x)
+
+    def values(self, centre: float) -> list[float]:
+        """`count` LRs spaced 10**(1/points_per_decade) apart around `centre`, 3 significant digits."""
+        offsets = [i - (self.count - 1) / 2 for i in range(self.count)]
+        return [_round_sig(centre * 10 ** (o / self.points_per_decade)) for o in offsets]
+
+
+class SweepFile(BaseModel):
+    """A sweep: the base recipe, where the runs go, and the axes of the grid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["sweep"] = "sweep"  # marks a sweep file, so recipe loaders can tell it apart
+    base: str  # base recipe (path relative to the current directory)
+    out_dir: str  # one run directory per point is created under this
+    overrides: dict[str, str | int | float | bool] = {}  # fixed `key.sub=value` for every point
+    ranks: list[Rank] = Field(min_length=1)  # LoRA ranks and/or "full" (full fine-tuning)
+    lrs: dict[str, list[float]] | None = None  # explicit LRs: keys "full", "lora", "r<N>"
+    lr_grid: LrGrid | None = None  # or a log grid (exactly one of lrs / lr_grid)
+    targets: list[Target] = ["all"]  # LoRA targets; targets[0] runs at every LoRA rank
+    targets_at_ranks: list[int] | None = None  # ranks where targets[1:] also run (default: all)
+    seeds: list[int] = Field([0], min_length=1)  # every point runs once per seed
+    prompts_per_step: list[int] | None = None  # optional batch-size axis (data.prompts_per_step)
+
+    @field_validator("ranks")
+    @classmethod
+    def _ranks_positive_unique(cls, v: list[Rank]) -> list[Rank]:
+        if any(r != "full" and r < 1 for r in v):
+            raise ValueError("LoRA ranks must be >= 1")
+        if len(set(v)) != len(v):
+            raise ValueError(f"duplicate ranks in {v}")
+        return v
+
+    @field_validator("targets", "seeds")
+    @classmethod
+    def _unique(cls, v: list) -> list:
+        if len(set(v)) != len(v) or not v:
+            raise ValueError(f"must be a non-empty list without duplicates, got {v}")
+        return v
+
+    @field_validator("lrs")
+    @classmethod
+    def _lrs_keys(cls, v: dict[str, list[float]] | None) -> dict[str, list[float]] | None:
+        for key, values in (v or {}).items():
+            if key not in ("full", "lora") and not (key[:1] == "r" and key[1:].isdigit()):
+                raise ValueError(f"key {key!r}: use 'full', 'lora' or 'r<N>' (e.g. r4)")
+            if not values or any(x <= 0 for x in values):
+                raise ValueError(f"key {key!r}: needs a non-empty list of positive LRs")
+        return v
+
+    @field_validator("overrides")
+    @classmethod
+    def _no_axis_keys(cls, v: dict) -> dict:
+        for key in v:
+            if key in AXIS_KEYS:
+                raise ValueError(f"key {key!r} is set by the sweep's axes; remove it here")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepFile:
+        if (self.lrs is None) == (self.lr_grid is None):
+            raise ValueError("give exactly one of `lrs` (explicit lists) or `lr_grid`")
+        lora_ranks = [r for r in self.ranks if r != "full"]
+        if self.lrs is not None:
+            for r in self.ranks:
+                if not self.lrs_for(r):
+                    want = "'full'" if r == "full" else f"'r{r}' or 'lora'"
+                    raise ValueError(f"lrs: no learning rates for rank {r} (add {want})")
+        for r in self.targets_at_ranks or []:
+            if r not in lora_ranks:
+                raise ValueError(f"targets_at_ranks: rank {r} is not among the LoRA ranks")
+        if self.prompts_per_step is not None:
+            if "data.prompts_per_step" in self.overrides:
+                raise ValueError("overrides: data.prompts_per_step is also an axis")
+            if len(set(self.prompts_per_step)) != len(self.prompts_per_step):
+                raise ValueError("prompts_per_step: duplicate values")
+        return self
+
+    def lrs_for(self, rank: Rank) -> list[float]:
+        """The learning rates of one rank group."""
+        if self.lr_grid is not None:
+            g = self.lr_grid
+            return g.values(g.full_centre if rank == "full" else g.lora_lr_multiplier * g.full_centre)
+        assert self.lrs is not None
+        if rank == "full":
+            return self.lrs.get("full", [])
+        return self.lrs.get(f"r{rank}", self.lrs.get("lora", []))
+
+    def targets_for(self, rank: Rank) -> list[str | None]:
+        """Targets run at `rank`: none for FullFT, targets[0] everywhere, the rest where asked."""
+        if rank == "full":
+            return [None]
+        if self.targets_at_ranks is None or rank in self.targets_at_ranks:
+            return list(self.targets)
+        return [self.targets[0]]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of the grid."""
+
+    name: str
+    rank: Rank
+    targets: str | None
+    lr: float
+    seed: int
+    prompts_per_step: int | None
+    run_dir: Path
+    overrides: tuple[str, ...]  # what this point adds after the fixed overrides
+
+
+@dataclass
+class Outcome:
+    point: Point
+    status: str  # "skipped" | "finished" | "failed"
+    resumed: bool = False
+    wall_s: float = 0.0
+    result: dict = field(default_factory=dict)  # the trainer's last stdout line, if JSON
+    log: Path | None = None
+
+
+def _round_sig(x: float, digits: int = 3) -> float:
+    return float(f"{x:.{digits - 1}e}")
+
+
+def lr_tag(lr: float) -> str:
+    """`1e-03` when the LR is a round power-of-ten multiple, else `3.16e-04`."""
+    short = f"{lr:.0e}"
+    return short if math.isclose(float(short), lr, rel_tol=1e-9) else f"{lr:.2e}"
+
+
+def point_name(rank: Rank, targets: str | None, lr: float, seed: int, pps: int | None) -> str:
+    head = "full" if rank == "full" else f"r{rank}-{targets}"
+    batch = "" if pps is None else f"-p{pps}"
+    return f"{head}-lr{lr_tag(lr)}{batch}-s{seed}"
+
+
+def _fmt_value(v: str | int | float | bool) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        return format(v, ".6g")
+    return str(v)
+
+
+def expand(spec: SweepFile) -> list[Point]:
+    """Every point of the grid, ordered rank, targets, LR, batch, seed; names are unique."""
+    out_dir = Path(spec.out_dir)
+    points = []
+    for rank in spec.ranks:
+        for targets in spec.targets_for(rank):
+            for lr in spec.lrs_for(rank):
+                for pps in spec.prompts_per_step or [None]:
+                    for seed in spec.seeds:
+                        name = point_name(rank, targets, lr, seed, pps)
+                        ov = [f"run_dir={out_dir / name}", f"seed={seed}", f"lora.rank={rank}"]
+                        if targets is not None:
+                            ov.append(f"lora.targets={targets}")
+                        ov.append(f"optimizer.lr={_fmt_value(float(lr))}")
+                        if pps is not None:
+                            ov.append(f"data.prompts_per_step={pps}")
+                        points.append(
+                            Point(name, rank, targets, lr, seed, pps, out_dir / name, tuple(ov))
+                        )
+    names = [p.name for p in points]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"two points share a run directory name: {dupes} (duplicate LRs?)")
+    return points
+
+
+def load_sweep(path: str | Path) -> SweepFile:
+    """Read and validate a sweep file; errors name the field (`ValueError`)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"{path}: cannot read sweep file: {e}") from e
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a sweep file is a YAML mapping")
+    try:
+        return SweepFile.model_validate(raw)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+            lines.append(f"{path}: {loc}: {err['msg']}")
+        raise ValueError("\n".join(lines)) from None
+
+
+def status_of(run_dir: Path) -> str:
+    """FINISHED (summary.json), CRASHED (checkpoints/ but no summary) or NEW."""
+    if (run_dir / "summary.json").exists():
+        return "finished"
+    if (run_dir / "checkpoints").is_dir():
+        return "crashed"
+    return "new"
+
+
+def command_for(point: Point, spec: SweepFile, train_cmd: list[str], resume: bool) -> list[str]:
+    fixed = [f"{k}={_fmt_value(v)}" for k, v in spec.overrides.items()]
+    return [*train_cmd, spec.base, *fixed, *point.overrides, *(["--resume"] if resume else [])]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cost estimate (for --dry-run)
+
+
+def _set_dotted(d: dict, key: str, value: str) -> None:
+    *parents, leaf = key.split(".")
+    for p in parents:
+        if not isinstance(d.get(p), dict):
+            d[p] = {}
+        d = d[p]
+    d[leaf] = yaml.safe_load(value)
+
+
+def _get_dotted(d: dict, key: str):
+    for p in key.split("."):
+        if not isinstance(d, dict) or p not in d:
+            return None
+        d = d[p]
+    return d
+
+
+def resolved_config(point: Point, spec: SweepFile) -> dict:
+    """The base recipe with this point's overrides applied, as far as we can tell without the
+    trainer (used only for the cost estimate; the trainer's own `config.yaml` is the truth)."""
+    try:
+        cfg = yaml.safe_load(Path(spec.base).read_text()) or {}
+    except OSError:
+        cfg = {}
+    for ov in command_for(point, spec, [], resume=False)[1:]:
+        key, _, value = ov.partition("=")
+        _set_dotted(cfg, key, value)
+    return cfg
+
+
+def _metrics_rows(run_dir: Path) -> list[dict]:
+    rows = []
+    with contextlib.suppress(OSError):
+        for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+            with contextlib.suppress(json.JSONDecodeError):
+                row = json.loads(line)
+                if isinstance(row, dict):
+                    rows.append(row)
+    return rows
+
+
+def measured_step_s(points: list[Point]) -> dict[tuple, float]:
+    """Median `time/step_s` of the finished points, per (rank, targets) and overall (key ())."""
+    per: dict[tuple, list[float]] = {}
+    for p in points:
+        if status_of(p.run_dir) != "finished":
+            continue
+        times = [r["time/step_s"] for r in _metrics_rows(p.run_dir) if "time/step_s" in r]
+        if times:
+            med = statistics.median(times)
+            per.setdefault((p.rank, p.targets), []).append(med)
+            per.setdefault((), []).append(med)
+    return {k: statistics.median(v) for k, v in per.items()}
+
+
+def _dur(s: float) -> str:
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:,.1f} min"
+
+
+def dry_run(spec: SweepFile, points: list[Point], train_cmd: list[str], console) -> None:
+    from rich.table import Table
+
+    step_s = measured_step_s(points)
+    table = Table(title=f"{len(points)} points -> {spec.out_dir}", show_lines=False)
+    for col in ("#", "run dir", "status", "steps", "completions", "est. s"):
+        table.add_column(col, justify="right" if col in ("#", "steps", "completions", "est. s") else "left")
+    total_c = todo_c = 0
+    total_s = todo_s = 0.0
+    unknown_c = unknown_s = 0
+    for i, p in enumerate(points, 1):
+        cfg = resolved_config(p, spec)
+        steps = _get_dotted(cfg, "schedule.steps")
+        pps = _get_dotted(cfg, "data.prompts_per_step")
+        group = _get_dotted(cfg, "data.group_size")
+        st = status_of(p.run_dir)
+        todo = st != "finished"
+        if all(isinstance(x, int) for x in (steps, pps, group)):
+            completions = steps * pps * group
+            total_c += completions
+            todo_c += completions if todo else 0
+            c_txt = f"{steps} x {pps} x {group} = {completions:,}"
+        else:
+            unknown_c += 1
+            c_txt = "?"
+        per_step = step_s.get((p.rank, p.targets), step_s.get(()))
+        if isinstance(steps, int) and per_step is not None:
+            secs = steps * per_step
+            total_s += secs
+            todo_s += secs if todo else 0
+            s_txt = f"{secs:,.0f}"
+        else:
+            unknown_s += 1
+            s_txt = "?"
+        status = {"finished": "done (skip)", "crashed": "resume", "new": "new"}[st]
+        table.add_row(str(i), p.name, status, str(steps or "?"), c_txt, s_txt)
+    console.print(table)
+    console.print("example command: " + shlex.join(command_for(points[0], spec, train_cmd, False)))
+    console.print(
+        f"completions (steps x prompts_per_step x group_size): {total_c:,} in all, "
+        f"{todo_c:,} still to run" + (f"; {unknown_c} points unknown" if unknown_c else "")
+    )
+    if step_s:
+        console.print(
+            f"time from measured time/step_s of finished points: {_dur(total_s)} in all, "
+            f"{_dur(todo_s)} still to run (training steps only, sequential; "
+            f"start-up and evals not counted)" + (f"; {unknown_s} points unknown" if unknown_s else "")
+        )
+    else:
+        console.print("time: unknown until one point has finished (it needs a measured time/step_s)")
+    if not Path(spec.base).exists():
+        console.print(f"[yellow]warning: base recipe {spec.base} does not exist (yet)[/yellow]")
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def _steps_done(run_dir: Path) -> int:
+    rows = _metrics_rows(run_dir)
+    return max((int(r.get("step", 0)) for r in rows), default=0)
+
+
+def _last_json_line(log: Path) -> dict:
+    with contextlib.suppress(OSError):
+        for line in reversed(log.read_text().splitlines()):
+            line = line.strip()
+            if line:
+                with contextlib.suppress(json.JSONDecodeError):
+                    obj = json.loads(line)
+                    return obj if isinstance(obj, dict) else {}
+                return {}
+    return {}
+
+
+def run_sweep(
+    spec: SweepFile,
+    parallel: int = 1,
+    train_cmd: list[str] | None = None,
+    console=None,
+    poll_s: float = 0.5,
+) -> list[Outcome]:
+    """Run every unfinished point; returns one Outcome per point, in grid order."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    train_cmd = list(train_cmd or DEFAULT_TRAIN_CMD)
+    console = console or Console(stderr=True)
+    points = expand(spec)
+    out_dir = Path(spec.out_dir)
+    log_dir = out_dir / "logs"  # trainer stdout/stderr; the report ignores dirs without config.yaml
+    log_dir.mkdir(parents=True, exist_ok=True)
+    if not Path(spec.base).exists():
+        raise FileNotFoundError(f"base recipe {spec.base} does not exist")
+
+    env = dict(os.environ)
+    if parallel > 1 and "OMP_NUM_THREADS" not in env:
+        # N trainers at once share the cores instead of each spawning one thread per core.
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // parallel))
+
+    outcomes: dict[str, Outcome] = {}
+    queue: list[tuple[Point, bool]] = []
+    for p in points:
+        st = status_of(p.run_dir)
+        if st == "finished":
+            outcomes[p.name] = Outcome(p, "skipped")
+        else:
+            queue.append((p, st == "crashed"))
+
+    running: dict[str, tuple[subprocess.Popen, Point, bool, float, object, int]] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        grid = progress.add_task(
+            f"grid ({len(outcomes)} already finished)", total=len(points), completed=len(outcomes)
+        )
+        try:
+            while queue or running:
+                while queue and len(running) < parallel:
+                    p, resume = queue.pop(0)
+                    cmd = command_for(p, spec, train_cmd, resume)
+                    log = log_dir / f"{p.name}.log"
+                    fh = log.open("a")
+                    fh.write(f"$ {shlex.join(cmd)}\n")
+                    fh.flush()
+                    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+                    fh.close()
+                    steps = _get_dotted(resolved_config(p, spec), "schedule.steps")
+                    task = progress.add_task(
+                        f"  {p.name}{' (resume)' if resume else ''}",
+                        total=steps if isinstance(steps, int) else None,
+                    )
+                    running[p.name] = (proc, p, resume, time.monotonic(), task, 0)
+                time.sleep(poll_s)
+                for name in list(running):
+                    proc, p, resume, t0, task, _ = running[name]
+                    progress.update(task, completed=_steps_done(p.run_dir))
+                    rc = proc.poll()
+                    if rc is None:
+                        continue
+                    del running[name]
+                    progress.remove_task(task)
+                    log = log_dir / f"{p.name}.log"
+                    ok = rc == 0 and status_of(p.run_dir) == "finished"
+                    out = Outcome(
+                        p,
+                        "finished" if ok else "failed",
+                        resumed=resume,
+                        wall_s=time.monotonic() - t0,
+                        result=_last_json_line(log),
+                        log=log,
+                    )
+                    outcomes[name] = out
+                    progress.advance(grid)
+                    if ok:
+                        r = out.result
+                        extra = ""
+                        if "eval_pass1_start" in r and "eval_pass1_end" in r:
+                            extra = f", pass@1 {r['eval_pass1_start']:.3f} -> {r['eval_pass1_end']:.3f}"
+                        console.print(f"done   {name} in {out.wall_s:.0f} s{extra}")
+                    else:
+                        why = f"exit {rc}" if rc != 0 else "exit 0 but no summary.json"
+                        console.print(f"[red]FAILED {name} ({why}); log: {log}[/red]")
+        except KeyboardInterrupt:
+            for proc, p, *_ in running.values():
+                proc.terminate()
+            for proc, *_ in running.values():
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=10)
+            raise
+    return [outcomes[p.name] for p in points if p.name in outcomes]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="grpo-lora sweep",
+        description="Run a rank x learning-rate x targets grid against FullFT (see grpo_lora/sweep.py).",
+    )
+    parser.add_argument("sweep", help="sweep file (YAML), e.g. recipes/study_tiny.yaml")
+    parser.add_argument("--parallel", type=int, default=1, help="points run at once (default 1)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list the points and their estimated cost"
+    )
+    # Hidden: the trainer command, for tests (a fake trainer) and wrappers (e.g. accelerate launch).
+    parser.add_argument("--train-cmd", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    try:
+        spec = load_sweep(args.sweep)
+        points = expand(spec)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.parallel < 1:
+        print("error: --parallel must be >= 1", file=sys.stderr)
+        return 2
+    train_cmd = shlex.split(args.train_cmd) if args.train_cmd else DEFAULT_TRAIN_CMD
+    if args.dry_run:
+        dry_run(spec, points, train_cmd, Console())
+        return 0
+    if args.parallel > (os.cpu_count() or 1):
+        console.print(f"[yellow]--parallel {args.parallel} exceeds {os.cpu_count()} CPUs[/yellow]")
+    try:
+        outcomes = run_sweep(spec, args.parallel, train_cmd, console)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted: re-launch the same command to resume")
+        return 130
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("skipped", "finished", "failed")}
+    resumed = sum(o.resumed and o.status == "finished" for o in outcomes)
+    console.print(
+        f"{len(outcomes)} points: {counts['finished']} ran ({resumed} resumed), "
+        f"{counts['skipped']} already finished, {counts['failed']} failed"
+    )
+    if counts["failed"]:
+        console.print("failed points are resumed (or restarted) by re-launching the same command")
+    console.print(f"next: grpo-lora report {spec.out_dir}")
+    return 1 if counts["failed"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

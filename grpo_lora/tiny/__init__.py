@@ -1,0 +1,5 @@
+"""The embedded default: the tiny-arith task and a small Qwen2 policy built and SFT-warmed locally."""
+
+from grpo_lora.tiny.build import TinyRecipe, cache_root, ensure_tiny
+
+__all__ = ["TinyRecipe", "cache_root", "ensure_tiny"]

@@ -1,0 +1,153 @@
+"""Build the embedded default policy: a ~0.5M-parameter Qwen2 that has been taught tiny-arith by SFT.
+
+The demonstrations are deliberately imperfect (``SLIP_RATE`` of them carry one +-1 or +-10 slip through to
+a wrong final answer), so that the policy starts with pass@1 well below 1 and pass@8 well above it:
+room and signal for RL. Clean demonstrations saturate within seconds (shared/notes/tiny-policy.md).
+
+The result is an ordinary `save_pretrained` folder (config, safetensors, tokenizer) that transformers,
+peft and vLLM load like any hub model. It is cached under ``$GRPO_LORA_CACHE`` (default
+``~/.cache/grpo-lora``) and rebuilt only on request or when the recipe below changes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from grpo_lora.tiny.task import train_stream
+from grpo_lora.tiny.tokenizer import build_tokenizer
+
+SLIP_RATE = 0.6
+SLIPS = (-10, -1, 1, 10)
+
+
+@dataclass(frozen=True)
+class TinyRecipe:
+    """Everything that determines the built model; its hash names the cache folder."""
+
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 4
+    mlp: int = 512
+    max_positions: int = 256
+    steps: int = 600
+    batch: int = 64
+    lr: float = 2e-3
+    warmup: int = 30
+    seed: int = 0
+    version: int = 1  # bump when the task or tokenizer changes
+
+    @property
+    def tag(self) -> str:
+        return f"tiny-v{self.version}-h{self.hidden}-l{self.layers}-s{self.steps}-seed{self.seed}"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("GRPO_LORA_CACHE", Path.home() / ".cache" / "grpo-lora"))
+
+
+def ensure_tiny(rebuild: bool = False, recipe: TinyRecipe | None = None, log=print) -> Path:
+    """Return the folder of the embedded policy, building it first if it is missing.
+
+    Safe to call from several processes at once (a file lock makes one build and the others wait).
+    """
+    recipe = recipe or TinyRecipe()
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / recipe.tag
+    with open(root / f"{recipe.tag}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if rebuild and path.exists():
+            shutil.rmtree(path)
+        if not (path / "build_info.json").exists():
+            tmp = root / f"{recipe.tag}.partial-{os.getpid()}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            info = build(tmp, recipe, log=log)
+            (tmp / "build_info.json").write_text(json.dumps(info, indent=2))
+            tmp.rename(path)  # atomic: a crash mid-build never leaves a half model at `path`
+    return path
+
+
+def build(out: Path, recipe: TinyRecipe, log=print) -> dict:
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    t0 = time.perf_counter()
+    torch.manual_seed(recipe.seed)
+    tok = build_tokenizer()
+    config = Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=recipe.hidden,
+        intermediate_size=recipe.mlp,
+        num_hidden_layers=recipe.layers,
+        num_attention_heads=recipe.heads,
+        num_key_value_heads=recipe.heads,
+        max_position_embeddings=recipe.max_positions,
+        tie_word_embeddings=False,  # untied: vLLM's CPU full-weight reload keeps a stale tied lm_head
+        bos_token_id=tok.eos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.eos_token_id,
+        torch_dtype="float32",
+    )
+    model = Qwen2ForCausalLM(config)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"building the tiny policy ({n_params / 1e6:.2f}M params, {recipe.steps} SFT steps) -> {out}")
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / recipe.warmup))
+    stream, rng = train_stream(recipe.seed), random.Random(recipe.seed)
+    model.train()
+    with Progress(
+        TextColumn("SFT"), BarColumn(), TextColumn("{task.completed}/{task.total} loss {task.fields[loss]}"),
+        TimeRemainingColumn(), transient=True,
+    ) as bar:
+        task = bar.add_task("sft", total=recipe.steps, loss="-")
+        for _ in range(recipe.steps):
+            ids, labels = _sft_batch(stream, rng, tok, recipe.batch)
+            loss = model(input_ids=ids, labels=labels).loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            bar.update(task, advance=1, loss=f"{loss.item():.3f}")
+    model.eval()
+    out.mkdir(parents=True)
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    reloaded = type(tok).from_pretrained(out)
+    probe = "Q: 6-2+8=?\nA: 6-2=4. 4+8=12.\n#### 12"
+    if reloaded(probe)["input_ids"] != tok(probe)["input_ids"]:
+        raise RuntimeError(f"tokenizer in {out} does not round-trip; see shared/notes/tiny-policy.md")
+    return {
+        "build_s": round(time.perf_counter() - t0, 1),
+        "params": n_params,
+        "final_loss": round(loss.item(), 4),
+        "recipe": asdict(recipe),
+    }
+
+
+def _sft_batch(stream, rng: random.Random, tok, batch: int):
+    """Prompt + (possibly slipped) solution + EOS; the loss covers only the completion tokens."""
+    rows = []
+    for _ in range(batch):
+        p = next(stream)
+        slip = rng.random() < SLIP_RATE
+        sol = p.solution(rng.randrange(len(p.ops)), rng.choice(SLIPS)) if slip else p.solution()
+        prompt_ids = tok(p.prompt)["input_ids"]
+        completion_ids = tok(sol)["input_ids"] + [tok.eos_token_id]
+        rows.append((prompt_ids, completion_ids))
+    width = max(len(a) + len(b) for a, b in rows)
+    ids = torch.full((batch, width), tok.eos_token_id)
+    labels = torch.full((batch, width), -100)
+    for i, (a, b) in enumerate(rows):
+        ids[i, : len(a) + len(b)] = torch.tensor(a + b)
+        labels[i, len(a) : len(a) + len(b)] = torch.tensor(b)
+    return ids, labels

@@ -1,0 +1,327 @@
+"""Normalisation of an extracted answer string before it is parsed.
+
+One pass of string rewriting, no evaluation: LaTeX spelling variants become one spelling
+(``\\dfrac`` -> ``\\frac``, ``\\left(`` -> ``(``), spacing and decoration go (``\\!``, ``\\,``,
+``^\\circ``, ``\\$``), units and currency after a quantity go, ``\\text{}`` is unwrapped, unicode
+math becomes LaTeX, thousands separators and number words become digits, and mixed numbers
+(``2\\frac{1}{2}``, ``2 1/2``) become sums. A trailing percent sign is removed and reported, because
+whether ``25%`` equals ``0.25`` depends on the other side (see :mod:`rewards.equivalence`).
+
+>>> normalize(r"\\$1{,}234.50").text
+'1234.50'
+>>> normalize(r"\\left( \\dfrac12, 3 \\right]").text
+'(\\\\frac12, 3 ]'
+>>> normalize(r"45^\\circ").text, normalize("25\\\\%").percent
+('45', True)
+>>> normalize(r"12\\text{ cm}^2").text, normalize("twenty-one").text
+('12', '21')
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Answers longer than this are not normalised further (they are not answers, and every rewrite below
+# must stay linear on what reaches it).
+MAX_ANSWER_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Normalized:
+    text: str
+    percent: bool = False  # a trailing "%" or "percent" was removed
+
+
+# ---------------------------------------------------------------------------------------------------
+# Unicode to LaTeX / ASCII.
+_UNICODE = {
+    "\u2212": "-",  # minus sign
+    "\u2013": "-",  # en dash
+    "\u2012": "-",
+    "\ufe63": "-",
+    "\uff0d": "-",
+    "\u00d7": r"\times ",
+    "\u22c5": r"\cdot ",
+    "\u00b7": r"\cdot ",
+    "\u2219": r"\cdot ",
+    "\u00f7": "/",
+    "\u2044": "/",  # fraction slash
+    "\u03c0": r"\pi ",
+    "\u221a": r"\sqrt",
+    "\u221e": r"\infty ",
+    "\u2264": r"\le ",
+    "\u2265": r"\ge ",
+    "\u2260": r"\ne ",
+    "\u222a": r"\cup ",
+    "\u2229": r"\cap ",
+    "\u2208": r"\in ",
+    "\u00b1": r"\pm ",
+    "\u2213": r"\mp ",
+    "\u00b0": "",  # degree sign
+    "\u00bd": "(1/2)",
+    "\u00bc": "(1/4)",
+    "\u00be": "(3/4)",
+    "\u2153": "(1/3)",
+    "\u2154": "(2/3)",
+    "\u00b2": "^2",
+    "\u00b3": "^3",
+    "\u2070": "^0",
+    "\u00b9": "^1",
+    "\u2074": "^4",
+    "\u00a0": " ",
+    "\u2009": " ",
+    "\u202f": " ",
+    "\u3000": " ",
+    "\uff0c": ",",
+    "\u20ac": "",  # euro
+    "\u00a3": "",  # pound
+    "\u00a5": "",  # yen
+    "\u20b9": "",  # rupee
+    "\u2205": r"\emptyset ",
+    "\u211d": r"\mathbb{R}",
+}
+_UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
+
+# Commands that are pure decoration or spacing.
+_DROP_RE = re.compile(
+    r"\\(?:displaystyle|textstyle|scriptstyle|left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|"
+    r"bigg|Bigg|limits|nolimits|middle)(?![a-zA-Z])\.?"
+)
+_SPACE_RE = re.compile(r"\\(?:quad|qquad|enspace|thinspace|medspace|thickspace)(?![a-zA-Z])|\\[,;: ]|~")
+_RENAME = (
+    (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), r"\\frac"),
+    (re.compile(r"\\[dt]binom(?![a-zA-Z])"), r"\\binom"),
+    (re.compile(r"\\(?:leq|leqslant)(?![a-zA-Z])"), r"\\le"),
+    (re.compile(r"\\(?:geq|geqslant)(?![a-zA-Z])"), r"\\ge"),
+    (re.compile(r"\\(?:neq)(?![a-zA-Z])"), r"\\ne"),
+    (re.compile(r"\\(?:varnothing)(?![a-zA-Z])"), r"\\emptyset"),
+    (re.compile(r"\\(?:lvert|rvert|vert)(?![a-zA-Z])"), "|"),
+    (re.compile(r"\\(?:dots|ldots|cdots)(?![a-zA-Z])"), r"\\dots "),
+    (re.compile(r"\\(?:colon)(?![a-zA-Z])"), ":"),
+)
+_DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])")
+_CURRENCY_RE = re.compile(r"\\\$|\$|\\euro(?![a-zA-Z])|\\pounds(?![a-zA-Z])")
+_THIN_THOUSANDS_RE = re.compile(r"(?<=\d)(?:\{,\}|\\[,!]|\\ )(?=\d{3}(?!\d))")
+_THOUSANDS_RE = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d*,)")
+
+# \text-like commands whose argument is unwrapped.
+_TEXT_CMDS = (
+    "text",
+    "textbf",
+    "textit",
+    "textrm",
+    "textup",
+    "textnormal",
+    "texttt",
+    "textsf",
+    "mathrm",
+    "mathbf",
+    "mathit",
+    "mathsf",
+    "mathtt",
+    "mathnormal",
+    "mbox",
+    "hbox",
+    "operatorname",
+    "boldsymbol",
+    "bm",
+    "pmb",
+    "emph",
+    "boxed",
+    "fbox",
+    "framebox",
+)
+_UNIT_POWER_RE = re.compile(r"\s*\^\s*(?:\{\s*[23]\s*\}|[23])")
+_TEXT_CMD_RE = re.compile(r"\\(" + "|".join(_TEXT_CMDS) + r")\s*\{")
+
+# Units and currencies removed after a quantity (words, lower case).
+_UNITS = frozenset(
+    """
+    dollar dollars cent cents usd eur euro euros pound pounds yen rupee rupees
+    mm cm km meter meters metre metres centimeter centimeters centimetre centimetres millimeter
+    millimeters kilometer kilometers kilometre kilometres inch inches ft foot feet yard yards yd
+    mile miles mi sq square cubic cu unit units
+    second seconds sec secs minute minutes min mins hour hours hr hrs day days week weeks month
+    months year years yr yrs
+    gram grams kg kilogram kilograms mg lb lbs ounce ounces oz ton tons tonne tonnes
+    liter liters litre litres ml gallon gallons gal quart quarts pint pints cup cups
+    mph kph kmh degree degrees deg radian radians rad
+    """.split()
+)
+# Single letters are units only inside \text{}/\mathrm{} (outside they are variables).
+_TEXT_ONLY_UNITS = frozenset("m s g h l in min".split())
+_UNIT_WORD = r"(?:" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")"
+_UNIT_TAIL_RE = re.compile(
+    r"(?<=[\d}).\s])\s*(?:(?:per|/)\s*)?(?:" + _UNIT_WORD + r")(?:\s*\^\s*\{?[23]\}?)?"
+    r"(?:\s*(?:per|/)\s*" + _UNIT_WORD + r"(?:\s*\^\s*\{?[23]\}?)?)*\s*\.?\s*$",
+    re.IGNORECASE,
+)
+_PERCENT_RE = re.compile(r"\s*(?:\\?%|\\percent|percent|per\s*cent)\s*\.?\s*$", re.IGNORECASE)
+_NUMBER_NOUN_RE = re.compile(r"^\s*(-?\d[\d,]*(?:\.\d+)?)\s+([a-zA-Z][a-zA-Z \-']{2,40})\.?\s*$")
+_NOT_NOUNS = frozenset(
+    "and or pi sqrt sin cos tan log ln exp times cdot over plus minus inf infinity i e".split()
+)
+
+_MIXED_LATEX_RE = re.compile(r"(?<![\w.}^_)\]|])(\d+)\s*\\frac\s*(?:\{(\d+)\}\s*\{(\d+)\}|(\d)(\d))(?![\w{])")
+_MIXED_PLAIN_RE = re.compile(r"(?<![\w.^/)])(\d+)\s+(\d+)\s*/\s*(\d+)(?![\w.(])")
+
+
+def _unwrap_text(s: str) -> str:
+    """Unwrap ``\\text{...}``-like commands; drop the ones that hold only a unit after a quantity;
+    ``\\text{ and }`` / ``\\text{ or }`` become list commas."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        m = _TEXT_CMD_RE.search(s, pos)
+        if m is None:
+            out.append(s[pos:])
+            return "".join(out)
+        start, i, depth = m.start(), m.end(), 1
+        while i < len(s) and depth:
+            c = s[i]
+            if c == "\\" and i + 1 < len(s):
+                i += 2
+                continue
+            depth += (c == "{") - (c == "}")
+            i += 1
+        if depth:  # unbalanced: drop the command name, keep the rest
+            out.append(s[pos:start])
+            pos = m.end()
+            continue
+        inner = s[m.end() : i - 1]
+        before = "".join(out) + s[pos:start]
+        word = inner.strip().lower().rstrip(".")
+        words = word.replace("/", " / ").split()
+        quantity_before = bool(before.strip()) and before.rstrip()[-1:] not in "(,[{=" + "\\"
+        if (
+            quantity_before
+            and words
+            and all(w in _UNITS or w in _TEXT_ONLY_UNITS or w in ("per", "/") for w in words)
+        ):
+            rep = " "
+        elif word in ("and", "or", ",", "or,", "and,"):
+            rep = ", "
+        elif m.group(1) in ("text", "textrm", "textup", "textnormal", "mbox", "hbox", "mathrm"):
+            rep = inner if not inner.strip().isalpha() else f" {inner} "
+        else:
+            rep = "{" + inner + "}" if m.group(1) not in ("boxed", "fbox", "framebox") else inner
+        if rep == " ":  # a unit: its power goes with it (cm^2)
+            p = _UNIT_POWER_RE.match(s, i)
+            if p:
+                i = p.end()
+        out.append(s[pos:start])
+        out.append(rep)
+        pos = i
+
+
+_NUM_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {
+    w: 10 * (i + 2)
+    for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())
+}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
+
+
+def words_to_number(s: str) -> int | None:
+    """``"twenty-one"`` -> 21, ``"one hundred and five"`` -> 105; ``None`` unless ``s`` is only
+    number words.
+
+    >>> words_to_number("Two thousand and twenty-four"), words_to_number("two apples")
+    (2024, None)
+    """
+    tokens = re.split(r"[\s\-]+", s.strip().lower().rstrip("."))
+    if not tokens or tokens == [""] or len(tokens) > 12:
+        return None
+    total = current = 0
+    seen = False
+    negative = False
+    for i, t in enumerate(tokens):
+        if t == "and" and seen:
+            continue
+        if t in ("minus", "negative") and i == 0:
+            negative = True
+            continue
+        if t in _NUM_WORDS:
+            current += _NUM_WORDS[t]
+        elif t in _TENS:
+            current += _TENS[t]
+        elif t in _SCALES:
+            if t == "hundred":
+                current = max(current, 1) * 100
+            else:
+                total += max(current, 1) * _SCALES[t]
+                current = 0
+        else:
+            return None
+        seen = True
+    if not seen:
+        return None
+    return -(total + current) if negative else total + current
+
+
+def normalize(answer: str) -> Normalized:
+    """Rewrite an extracted answer into the one spelling :mod:`rewards.parse` reads."""
+    s = answer[:MAX_ANSWER_CHARS]
+    s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
+    s = s.replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    s = s.strip()
+    # Math delimiters.
+    s = re.sub(r"\\[()\[\]]", " ", s)
+    s = _DROP_RE.sub("", s)
+    for rx, rep in _RENAME:
+        s = rx.sub(rep, s)
+    s = _THIN_THOUSANDS_RE.sub("", s)
+    s = _SPACE_RE.sub(" ", s)
+    s = s.replace(r"\!", "")
+    s = _DEGREE_RE.sub("", s)
+    s = s.replace(r"\%", "%")
+    s = _CURRENCY_RE.sub("", s)
+    s = _unwrap_text(s)
+    s = re.sub(r"\s+", " ", s).strip()
+    # Leading "answer:"-like labels and trailing sentence punctuation.
+    s = re.sub(r"^(?:final answer|answer|ans)\s*[:=]\s*", "", s, flags=re.IGNORECASE)
+    s = s.strip().rstrip(".;").strip()
+    # Percent.
+    percent = False
+    m = _PERCENT_RE.search(s)
+    if m and m.start() > 0:
+        s, percent = s[: m.start()].strip(), True
+    # Units after a quantity.
+    s = _UNIT_TAIL_RE.sub("", s).strip()
+    m = _NUMBER_NOUN_RE.match(s)
+    if m and not set(m.group(2).lower().split()) & _NOT_NOUNS:
+        s = m.group(1)
+    if not percent:
+        m = _PERCENT_RE.search(s)
+        if m and m.start() > 0:
+            s, percent = s[: m.start()].strip(), True
+    s = _THOUSANDS_RE.sub(lambda m: m.group(0).replace(",", ""), s)
+    n = words_to_number(s) if s[:1].isalpha() else None
+    if n is not None:
+        s = str(n)
+    # Mixed numbers: 2\frac{1}{2} and 2 1/2 are 2 + 1/2 (only for proper fractions).
+    s = _MIXED_LATEX_RE.sub(_mixed_latex, s)
+    s = _MIXED_PLAIN_RE.sub(_mixed_plain, s)
+    return Normalized(s, percent)
+
+
+def _mixed_latex(m: re.Match) -> str:
+    whole = m.group(1)
+    num, den = (m.group(2), m.group(3)) if m.group(2) is not None else (m.group(4), m.group(5))
+    if int(num) < int(den):
+        return f"({whole}+\\frac{{{num}}}{{{den}}})"
+    return m.group(0)
+
+
+def _mixed_plain(m: re.Match) -> str:
+    whole, num, den = m.groups()
+    if int(num) < int(den):
+        return f"({whole}+{num}/{den})"
+    return m.group(0)
