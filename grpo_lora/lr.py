@@ -162,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", required=True, help="`tiny`, a local model dir, or a hub name")
     parser.add_argument("--lora", action="store_true", help="LoRA (default: full fine-tuning)")
-    parser.add_argument("--steps", type=int, default=None, help="run length; < 100 uses 15x for LoRA")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="run length; < 100 uses 15x for LoRA"
+    )
     args = parser.parse_args(argv)
     try:
         info = resolve_model(args.model)
@@ -172,14 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     s = suggest(info, args.lora, args.steps)
     what = "LoRA" if args.lora else "full fine-tuning"
     print(f"suggested learning rate for {what} of {info.name}: {s.lr:.3g}")
-    print(f"  model: hidden_size {info.hidden_size}, model_type {info.model_type or '?'} (from {info.source})")
+    print(
+        f"  model: hidden_size {info.hidden_size}, model_type {info.model_type or '?'} (from {info.source})"
+    )
     if s.exponent is not None:
         print(
             f"  FullFT LR = 5e-5 x (2000 / {info.hidden_size}) ^ {s.exponent} [{s.family} family] "
             f"= {s.lr_fullft:.3g}   (tinker-cookbook hyperparam_utils.get_lr, formula version)"
         )
     else:
-        print(f"  FullFT LR = 5e-5 (no calibrated width exponent for this family)")
+        print("  FullFT LR = 5e-5 (no calibrated width exponent for this family)")
     if args.lora:
         print(
             f"  LoRA LR = {s.multiplier:g} x FullFT LR   (LoRA Without Regret, Schulman et al. 2025: "

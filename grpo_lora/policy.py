@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from grpo_lora.engines.base import check_model_path
+
 ATTN_WORDS = ("attn", "attention")
 MLP_WORDS = ("mlp", "ffn", "feed_forward")
 
@@ -30,14 +32,18 @@ def target_modules(model: nn.Module, targets: str | list[str]) -> list[str]:
     if isinstance(targets, list):
         unknown = sorted(set(targets) - set(leaves))
         if unknown:
-            raise ValueError(f"lora.targets: {unknown} are not linear layers of the model ({leaves})")
+            raise ValueError(
+                f"lora.targets: {unknown} are not linear layers of the model ({leaves})"
+            )
         return sorted(targets)
     words = {"all": None, "attn": ATTN_WORDS, "mlp": MLP_WORDS}
     if targets not in words:
         raise ValueError(f"lora.targets: {targets!r} is not one of all, mlp, attn or a list")
     if words[targets] is None:
         return leaves
-    picked = sorted({leaf for name, leaf in linear.items() if any(w in name for w in words[targets])})
+    picked = sorted(
+        {leaf for name, leaf in linear.items() if any(w in name for w in words[targets])}
+    )
     if not picked:
         raise ValueError(f"lora.targets: the model has no {targets} linear layers ({leaves})")
     return picked
@@ -92,9 +98,7 @@ def load_policy(
     """``rank=None`` is FullFT. ``adapter_path`` resumes a peft adapter saved by :meth:`Policy.save`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = Path(model_path)
-    if path.is_absolute() and not (path / "config.json").exists():
-        raise FileNotFoundError(f"model.path: {path} does not exist or has no config.json")
+    check_model_path(model_path)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
     if rank is None:
@@ -149,7 +153,9 @@ def token_logprobs(
         target[i, :k] = torch.tensor(c, dtype=torch.long)
         mask[i, :k] = True
     index, target, mask = index.to(device), target.to(device), mask.to(device)
-    picked = torch.gather(logits, 1, index.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))  # (N, T, V)
+    picked = torch.gather(
+        logits, 1, index.unsqueeze(-1).expand(-1, -1, logits.shape[-1])
+    )  # (N, T, V)
     logp_all = F.log_softmax(picked, dim=-1)
     logp_NT = torch.gather(logp_all, 2, target.unsqueeze(-1)).squeeze(-1)
     logp_NT = torch.where(mask, logp_NT, torch.zeros_like(logp_NT))

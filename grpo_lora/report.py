@@ -11,8 +11,8 @@ plain statement of where the result agrees with "LoRA Without Regret" (Schulman 
 Machines 2025: rank-1 LoRA matches FullFT in RL; best LoRA LR ~10x FullFT's; attention-only LoRA
 trails MLP and all-layer LoRA) and where it doesn't.
 
-Runs are grouped by their `config.yaml` (lora.rank, lora.targets, optimizer.lr, seed,
-data.prompts_per_step), never by directory names. Only FINISHED runs (with `summary.json`) count;
+Runs are grouped by their `config.yaml`, loaded and validated as the trainer loads a recipe
+(lora.rank, lora.targets, optimizer.lr, seed, data.prompts_per_step), never by directory names. Only FINISHED runs (with `summary.json`) count;
 unfinished ones are listed and left out.
 
 Definitions (also written into the report):
@@ -26,7 +26,6 @@ Definitions (also written into the report):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import statistics
@@ -35,9 +34,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from grpo_lora.sweep import lr_tag
+from grpo_lora.config import Config, ConfigError, load_config
+from grpo_lora.sweep import is_number, lr_tag, read_rows, train_step_s
 
 FINAL_FRAC = 0.10  # final reward averages the last 10% of steps
 BITS_PER_EPISODE = 1.0  # binary reward: at most 1 bit per episode
@@ -54,15 +52,32 @@ class Run:
     """One run directory, read through its config.yaml, manifest.json, metrics and summary."""
 
     path: Path
-    rank: int | str  # an int, or "full"
-    targets: str | None  # None for FullFT
-    lr: float
-    seed: int
-    pps: int | None  # data.prompts_per_step
-    group_size: int | None
-    rows: dict[int, dict]  # step -> metrics row (the last row written for a step wins)
+    config: Config  # config.yaml, loaded and validated as the trainer loads a recipe
+    rows: dict[int, dict]  # step -> metrics row
     manifest: dict
     summary: dict
+
+    @property
+    def rank(self) -> int | str:
+        return self.config.lora.rank  # an int, or "full"
+
+    @property
+    def targets(self) -> str | None:
+        """None for FullFT; a list of module names is joined with commas."""
+        t = self.config.lora.targets
+        return None if self.rank == "full" else (t if isinstance(t, str) else ",".join(t))
+
+    @property
+    def lr(self) -> float:
+        return self.config.optimizer.lr
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    @property
+    def pps(self) -> int:
+        return self.config.data.prompts_per_step
 
     @property
     def arm(self) -> tuple:
@@ -78,28 +93,18 @@ class Run:
         return int(v) if v is not None else None
 
     def series(self, key: str) -> dict[int, float]:
-        return {s: float(self.rows[s][key]) for s in self.train_steps if _num(self.rows[s].get(key))}
+        return {
+            s: float(self.rows[s][key])
+            for s in self.train_steps
+            if is_number(self.rows[s].get(key))
+        }
 
-    def episodes_at(self, step: int) -> float | None:
+    def episodes_at(self, step: int) -> float:
         """Cumulative completions after `step` (`episodes` key, else step x P x G)."""
-        eps = self.series("episodes")
-        if step in eps:
-            return eps[step]
-        if self.pps and self.group_size:
-            return float(step * self.pps * self.group_size)
-        return None
-
-
-def _num(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _get(d: dict, dotted: str):
-    for p in dotted.split("."):
-        if not isinstance(d, dict) or p not in d:
-            return None
-        d = d[p]
-    return d
+        v = self.rows.get(step, {}).get("episodes")
+        if is_number(v):
+            return float(v)
+        return float(step * self.pps * self.config.data.group_size)
 
 
 def _read_json(path: Path) -> dict:
@@ -110,65 +115,36 @@ def _read_json(path: Path) -> dict:
     return obj if isinstance(obj, dict) else {}
 
 
-def _read_rows(path: Path) -> dict[int, dict]:
-    rows: dict[int, dict] = {}
-    with contextlib.suppress(OSError):
-        for line in path.read_text().splitlines():
-            with contextlib.suppress(json.JSONDecodeError):
-                row = json.loads(line)
-                if isinstance(row, dict) and _num(row.get("step")):
-                    rows[int(row["step"])] = row
-    return rows
-
-
-def read_run(run_dir: Path) -> Run | None:
-    """A Run from `run_dir`, or None when its config.yaml lacks the study's keys."""
-    try:
-        cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return None
-    rank = _get(cfg, "lora.rank")
-    lr = _get(cfg, "optimizer.lr")
-    if rank is None or lr is None:
-        return None
-    full = str(rank).lower() == "full"
-    targets = _get(cfg, "lora.targets")
-    if isinstance(targets, list):
-        targets = ",".join(map(str, targets))
-    manifest = _read_json(run_dir / "manifest.json")
-    seed = cfg.get("seed", manifest.get("seed", 0))
-    pps, group = _get(cfg, "data.prompts_per_step"), _get(cfg, "data.group_size")
+def read_run(run_dir: Path) -> Run:
+    """A Run from `run_dir`; `ConfigError` (naming the field) when config.yaml is not a valid
+    config."""
     return Run(
         path=run_dir,
-        rank="full" if full else int(rank),
-        targets=None if full else str(targets or "all"),
-        lr=float(lr),
-        seed=int(seed),
-        pps=int(pps) if _num(pps) else None,
-        group_size=int(group) if _num(group) else None,
-        rows=_read_rows(run_dir / "metrics.jsonl"),
-        manifest=manifest,
+        config=load_config(run_dir / "config.yaml"),
+        rows={int(r["step"]): r for r in read_rows(run_dir)},
+        manifest=_read_json(run_dir / "manifest.json"),
         summary=_read_json(run_dir / "summary.json"),
     )
 
 
-def load_runs(runs_dir: Path) -> tuple[list[Run], list[Path]]:
-    """(finished runs, unfinished run dirs) under `runs_dir`, at any depth."""
-    finished, unfinished = [], []
+def load_runs(runs_dir: Path) -> tuple[list[Run], list[Path], list[tuple[Path, str]]]:
+    """(finished runs, unfinished run dirs, (dir, why) for each config.yaml that is not a valid
+    config) under `runs_dir`, at any depth. Only finished runs' metrics are read."""
+    finished, unfinished, unreadable = [], [], []
     for cfg in sorted(runs_dir.rglob("config.yaml")):
         d = cfg.parent
         if "checkpoints" in d.relative_to(runs_dir).parts:
             continue
         if not (d / "metrics.jsonl").exists() and not (d / "manifest.json").exists():
             continue
-        run = read_run(d)
-        if run is None:
-            continue
-        if (d / "summary.json").exists():
-            finished.append(run)
-        else:
+        if not (d / "summary.json").exists():
             unfinished.append(d)
-    return finished, unfinished
+            continue
+        try:
+            finished.append(read_run(d))
+        except ConfigError as e:
+            unreadable.append((d, str(e)))
+    return finished, unfinished, unreadable
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,11 +163,13 @@ def final_reward(run: Run) -> float | None:
 
 
 def final_pass1(run: Run) -> float | None:
-    evals = {s: r["eval/pass1"] for s, r in run.rows.items() if s >= 1 and _num(r.get("eval/pass1"))}
+    evals = {
+        s: r["eval/pass1"] for s, r in run.rows.items() if s >= 1 and is_number(r.get("eval/pass1"))
+    }
     if evals:
         return float(evals[max(evals)])
     v = run.summary.get("eval_pass1_end")
-    return float(v) if _num(v) else None
+    return float(v) if is_number(v) else None
 
 
 def _mean_sd(vals: list[float]) -> tuple[float | None, float | None]:
@@ -264,7 +242,9 @@ def group_arms(runs: list[Run]) -> dict[tuple, Arm]:
         if (p1 := final_pass1(run)) is not None:
             cell.pass1.append(p1)
     order = sorted(arms, key=lambda a: (_rank_key(a[0]), a[1] or ""))
-    return {k: Arm(arms[k].rank, arms[k].targets, dict(sorted(arms[k].cells.items()))) for k in order}
+    return {
+        k: Arm(arms[k].rank, arms[k].targets, dict(sorted(arms[k].cells.items()))) for k in order
+    }
 
 
 def smooth_window(runs: list[Run]) -> int:
@@ -338,7 +318,7 @@ def _pm(ms: tuple[float | None, float | None], nd: int = 3) -> str:
 
 
 def _int(x) -> str:
-    return "n/a" if x is None else f"{int(round(x)):,}"
+    return "n/a" if x is None else f"{round(x):,}"
 
 
 def _ratio(x: float | None) -> str:
@@ -351,6 +331,31 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+BEST_HEADER = [
+    "rank",
+    "targets",
+    "trainable params",
+    "best LR",
+    "best final reward (± sd)",
+    "pass@1 at best LR",
+]
+
+
+def _best_cols(a: Arm) -> list[str]:
+    """An arm's row at its best LR, under BEST_HEADER; the best LR is flagged when it is the only LR
+    run or at the edge of the grid (then the optimum may lie outside it)."""
+    assert a.best is not None
+    flag = " (only LR)" if len(a.cells) == 1 else (" (grid edge)" if a.best_at_edge else "")
+    return [
+        "full" if a.rank == "full" else str(a.rank),
+        a.targets or "-",
+        _int(a.params),
+        lr_tag(a.best.lr) + flag,
+        _pm(a.best.reward),
+        _pm(a.best.p1),
+    ]
 
 
 def _tol(a: Arm, b: Arm) -> float:
@@ -403,8 +408,15 @@ def fig_lr(arms: list[Arm], path: Path, title: str) -> None:
             style = dict(color=colors[(a.rank, a.targets)], lw=2.2 if a.rank == "full" else 1.6)
             ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=a.label, **style)
             if a.best is not None and getattr(a.best, which)[0] is not None:
-                ax.plot(a.best.lr, getattr(a.best, which)[0], marker="*", ms=15, color=style["color"],
-                        mec="white", zorder=5)
+                ax.plot(
+                    a.best.lr,
+                    getattr(a.best, which)[0],
+                    marker="*",
+                    ms=15,
+                    color=style["color"],
+                    mec="white",
+                    zorder=5,
+                )
         ax.set_xscale("log")
         ax.set_xlabel("learning rate (log scale)")
         ax.set_ylabel(ylabel)
@@ -420,6 +432,8 @@ def fig_lr(arms: list[Arm], path: Path, title: str) -> None:
 
 def fig_curves(arms: list[Arm], window: int, path: Path, title: str) -> None:
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     colors = _colors(arms)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     for a in arms:
@@ -428,13 +442,19 @@ def fig_curves(arms: list[Arm], window: int, path: Path, title: str) -> None:
         c = colors[(a.rank, a.targets)]
         lw = 2.2 if a.rank == "full" else 1.6
         cur = mean_curve(a.best.runs, "reward/mean", window)
-        axes[0].plot(list(cur), list(cur.values()), color=c, lw=lw,
-                     label=f"{a.label}, lr {lr_tag(a.best.lr)}")
+        axes[0].plot(
+            list(cur),
+            list(cur.values()),
+            color=c,
+            lw=lw,
+            label=f"{a.label}, lr {lr_tag(a.best.lr)}",
+        )
         pb = pointwise_best(a, window)
         axes[1].plot(list(pb), list(pb.values()), color=c, lw=lw, label=a.label)
     axes[0].set_title("reward at each rank's best LR")
     axes[1].set_title("pointwise best over learning rates")
     for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("training step")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=9)
@@ -447,25 +467,38 @@ def fig_curves(arms: list[Arm], window: int, path: Path, title: str) -> None:
 
 def fig_targets(by_rank: dict, window: int, path: Path, title: str) -> None:
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     ranks = list(by_rank)
     fig, axes = plt.subplots(len(ranks), 2, figsize=(12, 4.5 * len(ranks)), squeeze=False)
     tcolor = {"all": "tab:blue", "mlp": "tab:green", "attn": "tab:red"}
     for row, rank in enumerate(ranks):
         ax_lr, ax_curve = axes[row]
         for a in by_rank[rank]:
-            c = tcolor.get(a.targets or "", None)
+            c = tcolor.get(a.targets or "")
             cells = [x for x in a.cells.values() if x.reward[0] is not None]
-            ax_lr.errorbar([x.lr for x in cells], [x.reward[0] for x in cells],
-                           yerr=[x.reward[1] or 0.0 for x in cells], marker="o", capsize=3,
-                           color=c, label=f"{a.targets} ({_int(a.params)} params)")
+            ax_lr.errorbar(
+                [x.lr for x in cells],
+                [x.reward[0] for x in cells],
+                yerr=[x.reward[1] or 0.0 for x in cells],
+                marker="o",
+                capsize=3,
+                color=c,
+                label=f"{a.targets} ({_int(a.params)} params)",
+            )
             if a.best is not None:
                 cur = mean_curve(a.best.runs, "reward/mean", window)
-                ax_curve.plot(list(cur), list(cur.values()), color=c,
-                              label=f"{a.targets}, lr {lr_tag(a.best.lr)}")
+                ax_curve.plot(
+                    list(cur),
+                    list(cur.values()),
+                    color=c,
+                    label=f"{a.targets}, lr {lr_tag(a.best.lr)}",
+                )
         ax_lr.set_xscale("log")
         ax_lr.set_xlabel("learning rate (log scale)")
         ax_lr.set_ylabel("final reward (last 10% of steps)")
         ax_lr.set_title(f"rank {rank}: final reward vs LR by targets")
+        ax_curve.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_curve.set_xlabel("training step")
         ax_curve.set_ylabel(f"reward/mean (seed mean, moving avg {window})")
         ax_curve.set_title(f"rank {rank}: reward at each target's best LR")
@@ -498,16 +531,27 @@ def fig_capacity(gaps: dict[str, tuple], path: Path, title: str, tol: float) -> 
     plt.close(fig)
 
 
-def fig_cost(rows: list[tuple[str, float | None, float | None, object]], path: Path, title: str) -> None:
+def fig_cost(
+    rows: list[tuple[str, float | None, float | None, object]], path: Path, title: str
+) -> None:
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     labels = [r[0] for r in rows]
-    for ax, idx, ylabel in ((axes[0], 1, "median time/step_s (s)"), (axes[1], 2, "peak memory/peak_mb (MB)")):
+    for ax, idx, ylabel in (
+        (axes[0], 1, "median train step time (s)\n(time/step_s - time/eval_s)"),
+        (axes[1], 2, "peak memory/peak_mb (MB)"),
+    ):
         vals = [r[idx] or 0.0 for r in rows]
         bars = ax.bar(range(len(rows)), vals, color=[r[3] for r in rows])
         for b, r in zip(bars, rows):
             txt = "n/a" if r[idx] is None else f"{r[idx]:.3g}"
-            ax.annotate(txt, (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=8)
+            ax.annotate(
+                txt,
+                (b.get_x() + b.get_width() / 2, b.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
         ax.set_xticks(range(len(rows)), labels, rotation=20, ha="right", fontsize=8)
         ax.set_ylabel(ylabel)
         ax.grid(True, axis="y", alpha=0.3)
@@ -543,10 +587,10 @@ def _gap_opens(steps: list[int], xs: list[float], gaps: list[float], tol: float)
     """First (step, bits/params) from which the gap stays below -tol to the end, else None."""
     first = None
     for s, x, g in zip(steps, xs, gaps):
-        if g < -tol:
-            first = first or (s, x)
-        else:
-            first = None
+        if g >= -tol:
+            first = None  # back inside the band: not lasting
+        elif first is None:
+            first = (s, x)
     return first
 
 
@@ -557,7 +601,11 @@ def analyse(runs: list[Run], out: Path, suffix: str, heading: str) -> list[str]:
     window = smooth_window(runs)
     full = arms_all.get(("full", None))
     lora_targets = [a.targets for a in arms_all.values() if a.rank != "full"]
-    main_t = "all" if "all" in lora_targets else (max(set(lora_targets), key=lora_targets.count) if lora_targets else None)
+    main_t = (
+        "all"
+        if "all" in lora_targets
+        else (max(set(lora_targets), key=lora_targets.count) if lora_targets else None)
+    )
     main_arms = [a for a in arms_all.values() if a.rank == "full" or a.targets == main_t]
     lora_main = [a for a in main_arms if a.rank != "full"]
     by_rank: dict = defaultdict(list)
@@ -569,7 +617,7 @@ def analyse(runs: list[Run], out: Path, suffix: str, heading: str) -> list[str]:
     colors = _colors(list(arms_all.values()))
 
     # -- verdicts first: the reader wants the answer, then the evidence
-    md.append(f"## Summary: agreement with \"LoRA Without Regret\"{heading}\n")
+    md.append(f'## Summary: agreement with "LoRA Without Regret"{heading}\n')
     verdicts: list[str] = []
     if full is None or full.best is None:
         verdicts.append("No finished FullFT runs: nothing to compare LoRA against.")
@@ -581,7 +629,11 @@ def analyse(runs: list[Run], out: Path, suffix: str, heading: str) -> list[str]:
             gap = a.best.reward[0] - fb.reward[0]
             tol = _tol(a, full)
             p1a, p1f = a.best.p1[0], fb.p1[0]
-            p1txt = "" if p1a is None or p1f is None else f"; held-out pass@1 {p1a:.3f} vs {p1f:.3f} ({p1a - p1f:+.3f})"
+            p1txt = (
+                ""
+                if p1a is None or p1f is None
+                else f"; held-out pass@1 {p1a:.3f} vs {p1f:.3f} ({p1a - p1f:+.3f})"
+            )
             claim = " (the study: rank-1 LoRA matches FullFT in RL)" if a.rank == 1 else ""
             if abs(gap) <= tol:
                 verdict = f"**agrees**{claim}: within ±{tol:.3f}"
@@ -589,19 +641,36 @@ def analyse(runs: list[Run], out: Path, suffix: str, heading: str) -> list[str]:
                 verdict = f"**does not agree**{claim}: LoRA ends {-gap:.3f} below FullFT (more than ±{tol:.3f})"
             else:
                 verdict = f"LoRA ends {gap:.3f} above FullFT (more than ±{tol:.3f})"
+            n_a, n_f = len(a.best.rewards), len(fb.rewards)
+            seeds = f" Seeds: {n_a} vs {n_f}" + (
+                "; a single seed gives no spread, so the tolerance is its floor and the verdict "
+                "is weak."
+                if min(n_a, n_f) < 2
+                else "."
+            )
             verdicts.append(
                 f"{a.label} vs FullFT, best final reward {a.best.reward[0]:.3f} vs {fb.reward[0]:.3f} "
-                f"(gap {gap:+.3f}){p1txt}: {verdict}."
+                f"(gap {gap:+.3f}){p1txt}: {verdict}.{seeds}"
             )
         for a in lora_main:
             if a.best is None:
+                continue
+            if len(a.cells) < 2 or len(full.cells) < 2:
+                verdicts.append(
+                    f"Best LR ratio, {a.label}: **not measured**: it ran at {len(a.cells)} LR(s) "
+                    f"and FullFT at {len(full.cells)}; a best LR needs at least two."
+                )
                 continue
             ratio = a.best.lr / fb.lr
             near = abs(math.log10(ratio / STUDY_LR_RATIO)) <= 0.5
             edge = ""
             if a.best_at_edge or full.best_at_edge:
                 edge = " The best LR sits at the edge of its grid, so the true optimum may lie outside it and the ratio is only a bound."
-            short = " (the study saw ~15x for runs under ~100 steps; these ran " + str(n_steps) + ")" if n_steps < 100 else ""
+            short = (
+                " (the study saw ~15x for runs under ~100 steps; these ran " + str(n_steps) + ")"
+                if n_steps < 100
+                else ""
+            )
             verdicts.append(
                 f"Best LR ratio, {a.label}: {lr_tag(a.best.lr)} / {lr_tag(fb.lr)} = {ratio:.3g}x "
                 f"vs the study's ~10x{short}: **{'agrees' if near else 'does not agree'}** "
@@ -638,15 +707,22 @@ def analyse(runs: list[Run], out: Path, suffix: str, heading: str) -> list[str]:
             end = f"bits/params reached {xs[-1]:.3g} at step {steps[-1]} ({a.params:,} params)"
             if opens is None:
                 text = f"no lasting gap below -{tol:.3f}; {end}"
-                text += "; consistent with the study's capacity argument." if xs[-1] < 1 else \
-                    "; the bits bound outgrew the parameters without a gap opening."
+                text += (
+                    "; consistent with the study's capacity argument."
+                    if xs[-1] < 1
+                    else "; the bits bound outgrew the parameters without a gap opening."
+                )
             elif opens[1] >= 1:
-                text = (f"a lasting gap opens at step {opens[0]}, bits/params {opens[1]:.3g} >= 1: "
-                        f"consistent with the capacity argument; {end}.")
+                text = (
+                    f"a lasting gap opens at step {opens[0]}, bits/params {opens[1]:.3g} >= 1: "
+                    f"consistent with the capacity argument; {end}."
+                )
             else:
-                text = (f"a lasting gap opens at step {opens[0]}, bits/params {opens[1]:.3g} < 1: "
-                        f"the signal bound had not outgrown the parameters, so capacity (as the study "
-                        f"counts it) does not explain it; {end}.")
+                text = (
+                    f"a lasting gap opens at step {opens[0]}, bits/params {opens[1]:.3g} < 1: "
+                    f"the signal bound had not outgrown the parameters, so capacity (as the study "
+                    f"counts it) does not explain it; {end}."
+                )
             verdicts.append(f"Capacity, {a.label}: {text}")
     md += [f"- {v}" for v in verdicts] + [""]
 
@@ -659,10 +735,15 @@ def analyse(runs: list[Run], out: Path, suffix: str, heading: str) -> list[str]:
     rows = []
     for a in arms_all.values():
         cells = [a.cells.get(lr) for lr in lrs]
-        rows.append([a.label] + [_pm(c.reward) + f" (n={len(c.rewards)})" if c else "" for c in cells])
+        rows.append(
+            [a.label] + [_pm(c.reward) + f" (n={len(c.rewards)})" if c else "" for c in cells]
+        )
     md.append("Final reward, mean ± sd over seeds, per LR:\n")
     md.append(_table(["arm"] + [lr_tag(x) for x in lrs], rows))
-    rows = [[a.label] + [_pm(a.cells[lr].p1) if lr in a.cells else "" for lr in lrs] for a in arms_all.values()]
+    rows = [
+        [a.label] + [_pm(a.cells[lr].p1) if lr in a.cells else "" for lr in lrs]
+        for a in arms_all.values()
+    ]
     md.append("\nFinal held-out pass@1, mean ± sd over seeds, per LR:\n")
     md.append(_table(["arm"] + [lr_tag(x) for x in lrs], rows))
 
@@ -683,14 +764,8 @@ def analyse(runs: list[Run], out: Path, suffix: str, heading: str) -> list[str]:
         f_t = f"fig_targets{suffix}.png"
         fig_targets(multi_target, window, out / f_t, f"Targets at equal rank{heading}")
         md.append(f"![targets]({f_t})\n")
-        rows = []
-        for rank, group in multi_target.items():
-            for a in group:
-                if a.best:
-                    rows.append([str(rank), a.targets or "", _int(a.params), lr_tag(a.best.lr),
-                                 _pm(a.best.reward), _pm(a.best.p1)])
-        md.append(_table(["rank", "targets", "trainable params", "best LR", "best final reward",
-                          "pass@1 at best LR"], rows))
+        rows = [_best_cols(a) for group in multi_target.values() for a in group if a.best]
+        md.append(_table(BEST_HEADER, rows))
     else:
         md.append("No rank was run with more than one set of targets.\n")
 
@@ -700,16 +775,14 @@ def analyse(runs: list[Run], out: Path, suffix: str, heading: str) -> list[str]:
     for a in arms_all.values():
         if a.best is None:
             continue
-        ratio = "1 (reference)" if a.rank == "full" else (
-            f"{a.best.lr / full.best.lr:.3g}" if full and full.best else "n/a")
+        ratio = (
+            "1 (reference)"
+            if a.rank == "full"
+            else (f"{a.best.lr / full.best.lr:.3g}" if full and full.best else "n/a")
+        )
         seeds = sorted({r.seed for r in a.best.runs})
-        rows.append([
-            "full" if a.rank == "full" else str(a.rank), a.targets or "-", _int(a.params),
-            lr_tag(a.best.lr) + (" (grid edge)" if a.best_at_edge else ""), _pm(a.best.reward),
-            _pm(a.best.p1), ratio, ",".join(map(str, seeds)),
-        ])
-    md.append(_table(["rank", "targets", "trainable params", "best LR", "best final reward (± sd)",
-                      "pass@1 at best LR", "best LR / best FullFT LR", "seeds"], rows))
+        rows.append([*_best_cols(a), ratio, ",".join(map(str, seeds))])
+    md.append(_table([*BEST_HEADER, "best LR / best FullFT LR", "seeds"], rows))
 
     # -- (e)
     md.append(f"\n## (e) Capacity accounting{heading}\n")
@@ -726,18 +799,50 @@ def analyse(runs: list[Run], out: Path, suffix: str, heading: str) -> list[str]:
         for c in a.cells.values():
             for r in sorted(c.runs, key=lambda r: r.seed):
                 last = r.train_steps[-1] if r.train_steps else None
-                eps = r.summary.get("episodes") if _num(r.summary.get("episodes")) else (
-                    r.episodes_at(last) if last else None)
+                eps = (
+                    r.summary.get("episodes")
+                    if is_number(r.summary.get("episodes"))
+                    else (r.episodes_at(last) if last else None)
+                )
                 bits = None if eps is None else eps * BITS_PER_EPISODE
                 tight = bits_excluding_zero_signal(r)
                 p = r.trainable_params
-                rows.append([r.path.name, "full" if a.rank == "full" else str(a.rank), a.targets or "-",
-                             lr_tag(r.lr), str(r.seed), _int(last), _int(eps), _int(bits), _int(tight),
-                             _int(p), _ratio(bits / p) if bits is not None and p else "n/a",
-                             _f(final_reward(r))])
+                rows.append(
+                    [
+                        r.path.name,
+                        "full" if a.rank == "full" else str(a.rank),
+                        a.targets or "-",
+                        lr_tag(r.lr),
+                        str(r.seed),
+                        _int(last),
+                        _int(eps),
+                        _int(bits),
+                        _int(tight),
+                        _int(p),
+                        _ratio(bits / p) if bits is not None and p else "n/a",
+                        _f(final_reward(r)),
+                    ]
+                )
     md.append("Per run:\n")
-    md.append(_table(["run", "rank", "targets", "LR", "seed", "steps", "episodes", "bits bound",
-                      "bits excl. zero-signal", "trainable params", "bits/params", "final reward"], rows))
+    md.append(
+        _table(
+            [
+                "run",
+                "rank",
+                "targets",
+                "LR",
+                "seed",
+                "steps",
+                "episodes",
+                "bits bound",
+                "bits excl. zero-signal",
+                "trainable params",
+                "bits/params",
+                "final reward",
+            ],
+            rows,
+        )
+    )
     gaps: dict[str, tuple] = {}
     tol_band = MIN_TOL
     if full is not None and full.best is not None:
@@ -748,21 +853,43 @@ def analyse(runs: list[Run], out: Path, suffix: str, heading: str) -> list[str]:
             steps, xs, gs = _gap_series(a, full, window)
             if not xs:
                 continue
-            gaps[f"{a.label}, {a.params:,} params"] = (xs, gs, colors[(a.rank, a.targets)],
-                                                      "-" if a.targets == main_t else "--")
+            gaps[f"{a.label}, {a.params:,} params"] = (
+                xs,
+                gs,
+                colors[(a.rank, a.targets)],
+                "-" if a.targets == main_t else "--",
+            )
             tol_band = max(tol_band, _tol(a, full))
             eps = episodes_curve(a.best.runs)
-            for q in (0.25, 0.5, 0.75, 1.0):
-                i = min(len(steps) - 1, max(0, math.ceil(q * len(steps)) - 1))
+            quarters = (0.25, 0.5, 0.75, 1.0)  # of the steps; a short run has fewer than four
+            for i in sorted({max(0, math.ceil(q * len(steps)) - 1) for q in quarters}):
                 s = steps[i]
-                rows.append([a.label, lr_tag(a.best.lr), str(s), _int(eps.get(s)), _int(eps.get(s)),
-                             _ratio(xs[i]), f"{gs[i]:+.3f}"])
-        md.append("\nOver steps, each LoRA arm at its best LR against FullFT at its best LR "
-                  f"(gap = smoothed LoRA reward - FullFT reward, moving avg {window}):\n")
-        md.append(_table(["arm", "LR", "step", "episodes", "bits bound", "bits/params", "gap to FullFT"], rows))
+                rows.append(
+                    [
+                        a.label,
+                        lr_tag(a.best.lr),
+                        str(s),
+                        _int(eps.get(s)),
+                        _int(eps.get(s)),
+                        _ratio(xs[i]),
+                        f"{gs[i]:+.3f}",
+                    ]
+                )
+        md.append(
+            "\nOver steps, each LoRA arm at its best LR against FullFT at its best LR "
+            f"(gap = smoothed LoRA reward - FullFT reward, moving avg {window}):\n"
+        )
+        md.append(
+            _table(
+                ["arm", "LR", "step", "episodes", "bits bound", "bits/params", "gap to FullFT"],
+                rows,
+            )
+        )
         if gaps:
             f_c = f"fig_capacity{suffix}.png"
-            fig_capacity(gaps, out / f_c, f"Reward gap to FullFT vs signal/parameters{heading}", tol_band)
+            fig_capacity(
+                gaps, out / f_c, f"Reward gap to FullFT vs signal/parameters{heading}", tol_band
+            )
             md.append(f"\n![capacity]({f_c})\n")
     else:
         md.append("\nNo FullFT runs, so no gap to FullFT.\n")
@@ -773,8 +900,12 @@ def analyse(runs: list[Run], out: Path, suffix: str, heading: str) -> list[str]:
     ref_t = ref_m = None
     for a in arms_all.values():
         all_runs = [r for c in a.cells.values() for r in c.runs]
-        times = [v for r in all_runs for v in r.series("time/step_s").values()]
-        mems = [max(r.series("memory/peak_mb").values()) for r in all_runs if r.series("memory/peak_mb")]
+        times = [
+            t for r in all_runs for s in r.train_steps if (t := train_step_s(r.rows[s])) is not None
+        ]
+        mems = [
+            max(r.series("memory/peak_mb").values()) for r in all_runs if r.series("memory/peak_mb")
+        ]
         t = statistics.median(times) if times else None
         m = max(mems) if mems else None
         if a.rank == "full":
@@ -782,9 +913,21 @@ def analyse(runs: list[Run], out: Path, suffix: str, heading: str) -> list[str]:
         cost_rows.append((a.label, t, m, colors[(a.rank, a.targets)]))
     rows = []
     for label, t, m, _ in cost_rows:
-        rows.append([label, _f(t, 3), "n/a" if not (t and ref_t) else f"{t / ref_t:.2f}x",
-                     _f(m, 0), "n/a" if not (m and ref_m) else f"{m / ref_m:.2f}x"])
-    md.append("Median of `time/step_s` over all steps of all runs of the arm; peak = max `memory/peak_mb`.\n")
+        rows.append(
+            [
+                label,
+                _f(t, 3),
+                "n/a" if not (t and ref_t) else f"{t / ref_t:.2f}x",
+                _f(m, 0),
+                "n/a" if not (m and ref_m) else f"{m / ref_m:.2f}x",
+            ]
+        )
+    md.append(
+        "Step time: median over all training steps of all runs of the arm of `time/step_s`, less "
+        "`time/eval_s` on the steps that ran a held-out evaluation. Peak memory: max "
+        "`memory/peak_mb` (on a GPU, allocated GPU memory; on a CPU, the trainer process's peak "
+        "RSS, its in-process engine included).\n"
+    )
     md.append(_table(["arm", "step time (s)", "vs FullFT", "peak memory (MB)", "vs FullFT"], rows))
     f_cost = f"fig_cost{suffix}.png"
     fig_cost(cost_rows, out / f_cost, f"Cost per rank{heading}")
@@ -796,16 +939,26 @@ def write_report(runs_dir: Path, out: Path | None = None) -> Path:
     """Write report.md and the figures; returns the report's path."""
     out = out or runs_dir
     out.mkdir(parents=True, exist_ok=True)
-    finished, unfinished = load_runs(runs_dir)
+    finished, unfinished, unreadable = load_runs(runs_dir)
     if not finished:
         raise ValueError(f"no finished runs (config.yaml + summary.json) under {runs_dir}")
     md = ["# grpo-lora study report\n"]
     md.append(
         f"Runs: `{runs_dir}`, {len(finished)} finished runs"
-        + (f"; {len(unfinished)} unfinished runs left out: " + ", ".join(f"`{p.name}`" for p in unfinished)
-           if unfinished else "")
+        + (
+            f"; {len(unfinished)} unfinished runs left out: "
+            + ", ".join(f"`{p.name}`" for p in unfinished)
+            if unfinished
+            else ""
+        )
         + ". Runs are grouped by their `config.yaml` (lora.rank, lora.targets, optimizer.lr, seed).\n"
     )
+    if unreadable:
+        md.append(
+            "Left out, config.yaml not a valid config: "
+            + ", ".join(f"`{p.name}` ({why})" for p, why in unreadable)
+            + "\n"
+        )
     md.append(
         "Definitions:\n\n"
         "- **final reward** of a run: mean of `reward/mean` over the last 10% of its training steps "
@@ -818,7 +971,7 @@ def write_report(runs_dir: Path, out: Path | None = None) -> Path:
         "- **bits bound**: rewards are binary (0/1), so each episode carries at most 1 bit of reward "
         "information; bits bound = episodes x 1 bit.\n"
     )
-    pps_values = sorted({r.pps for r in finished}, key=lambda x: (x is None, x or 0))
+    pps_values = sorted({r.pps for r in finished})
     for pps in pps_values:
         subset = [r for r in finished if r.pps == pps]
         if len(pps_values) > 1:
@@ -835,8 +988,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="grpo-lora report",
         description="Write report.md and PNG figures from a sweep's run directories.",
     )
-    parser.add_argument("runs_dir", type=Path, help="directory holding the runs (e.g. runs/study_tiny)")
-    parser.add_argument("--out", type=Path, default=None, help="output directory (default: RUNS_DIR)")
+    parser.add_argument(
+        "runs_dir", type=Path, help="directory holding the runs (e.g. runs/study_tiny)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output directory (default: RUNS_DIR)"
+    )
     args = parser.parse_args(argv)
     if not args.runs_dir.is_dir():
         print(f"error: {args.runs_dir} is not a directory", file=sys.stderr)

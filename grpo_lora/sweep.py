@@ -11,9 +11,14 @@ with its run directory named by its values (`r1-all-lr1e-03-s0`, `full-lr1e-04-s
 the seed when the batch size is an axis). Every point with the same seed gets the same `seed=`, so the
 data order is the same across ranks, targets and learning rates (the trainer derives it from the seed).
 
+Every point's config is loaded and validated (`grpo_lora.config.load_config`, the trainer's own
+loader) when the sweep file is read, so a bad override or axis value stops the sweep before anything
+runs, with the point and the field named.
+
 Re-launching is safe: a point whose run directory holds `summary.json` is FINISHED and skipped; one
 with a `checkpoints/` folder but no `summary.json` CRASHED and is relaunched with `--resume`; any
-other point starts fresh. Points run one after another, or `--parallel N` at a time.
+other point starts fresh. Points run one after another, or `--parallel N` at a time (each trainer
+picks its own threads: on a CPU the engine module sets OMP_NUM_THREADS=1, so N trainers use N cores).
 
 How targets combine with ranks: `targets[0]` (default `all`) runs at every LoRA rank; the other
 targets run only at the ranks listed in `targets_at_ranks` (default: every LoRA rank). FullFT has no
@@ -43,6 +48,9 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from grpo_lora.config import Config, ConfigError, load_config
+from grpo_lora.metrics import read_metrics
 
 DEFAULT_TRAIN_CMD = [sys.executable, "-m", "grpo_lora.train"]
 Target = Literal["all", "mlp", "attn"]
@@ -84,11 +92,10 @@ class SweepFile(BaseModel):
     seeds: list[int] = Field([0], min_length=1)  # every point runs once per seed
     prompts_per_step: list[int] | None = None  # optional batch-size axis (data.prompts_per_step)
 
+    # Value ranges (rank >= 1, LR > 0, ...) are the trainer config's to check: see `point_configs`.
     @field_validator("ranks")
     @classmethod
-    def _ranks_positive_unique(cls, v: list[Rank]) -> list[Rank]:
-        if any(r != "full" and r < 1 for r in v):
-            raise ValueError("LoRA ranks must be >= 1")
+    def _ranks_unique(cls, v: list[Rank]) -> list[Rank]:
         if len(set(v)) != len(v):
             raise ValueError(f"duplicate ranks in {v}")
         return v
@@ -106,8 +113,8 @@ class SweepFile(BaseModel):
         for key, values in (v or {}).items():
             if key not in ("full", "lora") and not (key[:1] == "r" and key[1:].isdigit()):
                 raise ValueError(f"key {key!r}: use 'full', 'lora' or 'r<N>' (e.g. r4)")
-            if not values or any(x <= 0 for x in values):
-                raise ValueError(f"key {key!r}: needs a non-empty list of positive LRs")
+            if not values:
+                raise ValueError(f"key {key!r}: needs a non-empty list of LRs")
         return v
 
     @field_validator("overrides")
@@ -121,7 +128,9 @@ class SweepFile(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> SweepFile:
         if (self.lrs is None) == (self.lr_grid is None):
-            raise ValueError("give exactly one of `lrs` (explicit lists) or `lr_grid`")
+            raise ValueError(
+                "lrs, lr_grid: give exactly one of them (explicit lists or a log grid)"
+            )
         lora_ranks = [r for r in self.ranks if r != "full"]
         if self.lrs is not None:
             for r in self.ranks:
@@ -142,7 +151,9 @@ class SweepFile(BaseModel):
         """The learning rates of one rank group."""
         if self.lr_grid is not None:
             g = self.lr_grid
-            return g.values(g.full_centre if rank == "full" else g.lora_lr_multiplier * g.full_centre)
+            return g.values(
+                g.full_centre if rank == "full" else g.lora_lr_multiplier * g.full_centre
+            )
         assert self.lrs is not None
         if rank == "full":
             return self.lrs.get("full", [])
@@ -232,7 +243,8 @@ def expand(spec: SweepFile) -> list[Point]:
 
 
 def load_sweep(path: str | Path) -> SweepFile:
-    """Read and validate a sweep file; errors name the field (`ValueError`)."""
+    """Read and validate a sweep file and every point's trainer config; errors name the field
+    (`ValueError`)."""
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as e:
@@ -240,13 +252,43 @@ def load_sweep(path: str | Path) -> SweepFile:
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: a sweep file is a YAML mapping")
     try:
-        return SweepFile.model_validate(raw)
+        spec = SweepFile.model_validate(raw)
     except ValidationError as e:
         lines = []
         for err in e.errors():
-            loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-            lines.append(f"{path}: {loc}: {err['msg']}")
+            loc = ".".join(str(x) for x in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            # model-level checks put the field names at the start of their message
+            lines.append(f"{path}: {loc}: {msg}" if loc else f"{path}: {msg}")
         raise ValueError("\n".join(lines)) from None
+    try:
+        point_configs(spec, expand(spec))
+    except ValueError as e:
+        raise ValueError("\n".join(f"{path}: {line}" for line in str(e).splitlines())) from None
+    return spec
+
+
+def point_overrides(spec: SweepFile, point: Point) -> list[str]:
+    """The `key.sub=value` list the trainer gets: the fixed overrides, then the point's axes."""
+    return [*(f"{k}={_fmt_value(v)}" for k, v in spec.overrides.items()), *point.overrides]
+
+
+def point_configs(spec: SweepFile, points: list[Point]) -> dict[str, Config]:
+    """Each point's config as the trainer will load it (base recipe + overrides), with the checks
+    the trainer makes at start (`Config.derived`). Raises `ValueError`, one line per distinct error
+    naming the first point it hits and the field, before anything has run."""
+    configs: dict[str, Config] = {}
+    errors: dict[str, str] = {}  # message -> first point with it
+    for p in points:
+        try:
+            cfg = load_config(spec.base, point_overrides(spec, p))
+            cfg.derived()
+            configs[p.name] = cfg
+        except ConfigError as e:
+            errors.setdefault(str(e), p.name)
+    if errors:
+        raise ValueError("\n".join(f"point {name}: {msg}" for msg, name in errors.items()))
+    return configs
 
 
 def status_of(run_dir: Path) -> str:
@@ -259,125 +301,136 @@ def status_of(run_dir: Path) -> str:
 
 
 def command_for(point: Point, spec: SweepFile, train_cmd: list[str], resume: bool) -> list[str]:
-    fixed = [f"{k}={_fmt_value(v)}" for k, v in spec.overrides.items()]
-    return [*train_cmd, spec.base, *fixed, *point.overrides, *(["--resume"] if resume else [])]
+    return [*train_cmd, spec.base, *point_overrides(spec, point), *(["--resume"] if resume else [])]
+
+
+def read_rows(run_dir: Path) -> list[dict]:
+    """The metrics of a run that may be in flight or killed: none yet gives [], and a half-written
+    last line is dropped. The sweep polls this while the trainer appends; the report uses it too."""
+    if not (Path(run_dir) / "metrics.jsonl").exists():
+        return []
+    return read_metrics(run_dir, tolerant=True)
+
+
+def is_number(v) -> bool:
+    """A finite int or float (not a bool, not None: how metrics write a non-finite value)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def train_step_s(row: dict) -> float | None:
+    """Seconds of a step's training work: `time/step_s` less the held-out eval it may include."""
+    step_s = row.get("time/step_s")
+    if not is_number(step_s):
+        return None
+    eval_s = row.get("time/eval_s")
+    return step_s - (eval_s if is_number(eval_s) else 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
 # Cost estimate (for --dry-run)
 
 
-def _set_dotted(d: dict, key: str, value: str) -> None:
-    *parents, leaf = key.split(".")
-    for p in parents:
-        if not isinstance(d.get(p), dict):
-            d[p] = {}
-        d = d[p]
-    d[leaf] = yaml.safe_load(value)
+def n_evals(cfg: Config) -> int:
+    """Held-out evaluations a fresh run makes: at step 0, every `eval_every` steps and at the end."""
+    steps, every = cfg.schedule.steps, cfg.logging.eval_every
+    return 1 + sum(1 for s in range(1, steps + 1) if s == steps or (every and s % every == 0))
 
 
-def _get_dotted(d: dict, key: str):
-    for p in key.split("."):
-        if not isinstance(d, dict) or p not in d:
+@dataclass
+class Measured:
+    """From finished points: train seconds per step (median, per arm and overall) and the rest of a
+    point's wall time (start-up, evals, checkpoints: median over points)."""
+
+    step_s: dict[tuple, float]
+    other_s: float | None
+
+    def point_s(self, point: Point, steps: int) -> float | None:
+        per_step = self.step_s.get((point.rank, point.targets), self.step_s.get(()))
+        if per_step is None or self.other_s is None:
             return None
-        d = d[p]
-    return d
+        return steps * per_step + self.other_s
 
 
-def resolved_config(point: Point, spec: SweepFile) -> dict:
-    """The base recipe with this point's overrides applied, as far as we can tell without the
-    trainer (used only for the cost estimate; the trainer's own `config.yaml` is the truth)."""
-    try:
-        cfg = yaml.safe_load(Path(spec.base).read_text()) or {}
-    except OSError:
-        cfg = {}
-    for ov in command_for(point, spec, [], resume=False)[1:]:
-        key, _, value = ov.partition("=")
-        _set_dotted(cfg, key, value)
-    return cfg
-
-
-def _metrics_rows(run_dir: Path) -> list[dict]:
-    rows = []
-    with contextlib.suppress(OSError):
-        for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-            with contextlib.suppress(json.JSONDecodeError):
-                row = json.loads(line)
-                if isinstance(row, dict):
-                    rows.append(row)
-    return rows
-
-
-def measured_step_s(points: list[Point]) -> dict[tuple, float]:
-    """Median `time/step_s` of the finished points, per (rank, targets) and overall (key ())."""
+def measure(points: list[Point]) -> Measured:
     per: dict[tuple, list[float]] = {}
+    other: list[float] = []
     for p in points:
         if status_of(p.run_dir) != "finished":
             continue
-        times = [r["time/step_s"] for r in _metrics_rows(p.run_dir) if "time/step_s" in r]
-        if times:
-            med = statistics.median(times)
-            per.setdefault((p.rank, p.targets), []).append(med)
-            per.setdefault((), []).append(med)
-    return {k: statistics.median(v) for k, v in per.items()}
+        rows = [r for r in read_rows(p.run_dir) if r.get("step", 0) >= 1]
+        times = [t for r in rows if (t := train_step_s(r)) is not None]
+        if not times:
+            continue
+        med = statistics.median(times)
+        per.setdefault((p.rank, p.targets), []).append(med)
+        per.setdefault((), []).append(med)
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            wall = float(json.loads((p.run_dir / "summary.json").read_text())["wall_s"])
+            other.append(max(0.0, wall - sum(times)))
+    return Measured(
+        {k: statistics.median(v) for k, v in per.items()},
+        statistics.median(other) if other else None,
+    )
 
 
 def _dur(s: float) -> str:
     return f"{s:.0f} s" if s < 120 else f"{s / 60:,.1f} min"
 
 
-def dry_run(spec: SweepFile, points: list[Point], train_cmd: list[str], console) -> None:
+def dry_run(
+    spec: SweepFile, points: list[Point], configs: dict[str, Config], train_cmd, parallel, console
+) -> None:
     from rich.table import Table
 
-    step_s = measured_step_s(points)
-    table = Table(title=f"{len(points)} points -> {spec.out_dir}", show_lines=False)
-    for col in ("#", "run dir", "status", "steps", "completions", "est. s"):
-        table.add_column(col, justify="right" if col in ("#", "steps", "completions", "est. s") else "left")
-    total_c = todo_c = 0
-    total_s = todo_s = 0.0
-    unknown_c = unknown_s = 0
+    measured = measure(points)
+    table = Table(title=f"{len(points)} points -> {spec.out_dir}")
+    cols = ("#", "run dir", "status", "steps", "train completions", "eval completions", "est. s")
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("run dir", "status") else "right")
+    totals = {"train": [0, 0], "eval": [0, 0], "s": [0.0, 0.0]}  # [in all, still to run]
+    timed = 0
     for i, p in enumerate(points, 1):
-        cfg = resolved_config(p, spec)
-        steps = _get_dotted(cfg, "schedule.steps")
-        pps = _get_dotted(cfg, "data.prompts_per_step")
-        group = _get_dotted(cfg, "data.group_size")
+        cfg = configs[p.name]
+        steps, pps, group = cfg.schedule.steps, cfg.data.prompts_per_step, cfg.data.group_size
+        train = steps * pps * group
+        evals = n_evals(cfg)
+        heldout, k = cfg.data.heldout_size, cfg.logging.eval_k
+        evalc = evals * heldout * (k + 1)  # k samples and one greedy completion per problem
+        secs = measured.point_s(p, steps)
         st = status_of(p.run_dir)
-        todo = st != "finished"
-        if all(isinstance(x, int) for x in (steps, pps, group)):
-            completions = steps * pps * group
-            total_c += completions
-            todo_c += completions if todo else 0
-            c_txt = f"{steps} x {pps} x {group} = {completions:,}"
-        else:
-            unknown_c += 1
-            c_txt = "?"
-        per_step = step_s.get((p.rank, p.targets), step_s.get(()))
-        if isinstance(steps, int) and per_step is not None:
-            secs = steps * per_step
-            total_s += secs
-            todo_s += secs if todo else 0
-            s_txt = f"{secs:,.0f}"
-        else:
-            unknown_s += 1
-            s_txt = "?"
-        status = {"finished": "done (skip)", "crashed": "resume", "new": "new"}[st]
-        table.add_row(str(i), p.name, status, str(steps or "?"), c_txt, s_txt)
+        for key, v in (("train", train), ("eval", evalc), ("s", secs or 0.0)):
+            totals[key][0] += v
+            totals[key][1] += v if st != "finished" else 0
+        timed += secs is not None
+        table.add_row(
+            str(i),
+            p.name,
+            {"finished": "done (skip)", "crashed": "resume", "new": "new"}[st],
+            str(steps),
+            f"{steps} x {pps} x {group} = {train:,}",
+            f"{evals} x {heldout} x ({k}+1) = {evalc:,}",
+            "?" if secs is None else f"{secs:,.0f}",
+        )
     console.print(table)
     console.print("example command: " + shlex.join(command_for(points[0], spec, train_cmd, False)))
     console.print(
-        f"completions (steps x prompts_per_step x group_size): {total_c:,} in all, "
-        f"{todo_c:,} still to run" + (f"; {unknown_c} points unknown" if unknown_c else "")
+        f"train completions (steps x prompts_per_step x group_size): {totals['train'][0]:,} in all, "
+        f"{totals['train'][1]:,} still to run"
     )
-    if step_s:
+    console.print(
+        f"eval completions (evals x heldout_size x (eval_k samples + 1 greedy)): "
+        f"{totals['eval'][0]:,} in all, {totals['eval'][1]:,} still to run"
+    )
+    if timed:
+        todo = totals["s"][1]
         console.print(
-            f"time from measured time/step_s of finished points: {_dur(total_s)} in all, "
-            f"{_dur(todo_s)} still to run (training steps only, sequential; "
-            f"start-up and evals not counted)" + (f"; {unknown_s} points unknown" if unknown_s else "")
+            f"time from finished points (steps x measured train s/step + measured start-up, evals "
+            f"and checkpoints): {_dur(totals['s'][0])} in all, {_dur(todo)} still to run one after "
+            f"another, ~{_dur(todo / parallel)} at --parallel {parallel} if the cores allow"
+            + (f"; {len(points) - timed} points not estimated" if timed < len(points) else "")
         )
     else:
-        console.print("time: unknown until one point has finished (it needs a measured time/step_s)")
-    if not Path(spec.base).exists():
-        console.print(f"[yellow]warning: base recipe {spec.base} does not exist (yet)[/yellow]")
+        console.print("time: unknown until one point has finished (it is measured, not guessed)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,8 +438,7 @@ def dry_run(spec: SweepFile, points: list[Point], train_cmd: list[str], console)
 
 
 def _steps_done(run_dir: Path) -> int:
-    rows = _metrics_rows(run_dir)
-    return max((int(r.get("step", 0)) for r in rows), default=0)
+    return max((int(r.get("step", 0)) for r in read_rows(run_dir)), default=0)
 
 
 def _last_json_line(log: Path) -> dict:
@@ -408,7 +460,8 @@ def run_sweep(
     console=None,
     poll_s: float = 0.5,
 ) -> list[Outcome]:
-    """Run every unfinished point; returns one Outcome per point, in grid order."""
+    """Run every unfinished point; returns one Outcome per point, in grid order. Every point's
+    config is validated first (`ValueError`), so a bad one stops the sweep before any run starts."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -421,16 +474,9 @@ def run_sweep(
     train_cmd = list(train_cmd or DEFAULT_TRAIN_CMD)
     console = console or Console(stderr=True)
     points = expand(spec)
-    out_dir = Path(spec.out_dir)
-    log_dir = out_dir / "logs"  # trainer stdout/stderr; the report ignores dirs without config.yaml
+    configs = point_configs(spec, points)
+    log_dir = Path(spec.out_dir) / "logs"  # trainer output; the report skips dirs w/o config.yaml
     log_dir.mkdir(parents=True, exist_ok=True)
-    if not Path(spec.base).exists():
-        raise FileNotFoundError(f"base recipe {spec.base} does not exist")
-
-    env = dict(os.environ)
-    if parallel > 1 and "OMP_NUM_THREADS" not in env:
-        # N trainers at once share the cores instead of each spawning one thread per core.
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // parallel))
 
     outcomes: dict[str, Outcome] = {}
     queue: list[tuple[Point, bool]] = []
@@ -441,7 +487,7 @@ def run_sweep(
         else:
             queue.append((p, st == "crashed"))
 
-    running: dict[str, tuple[subprocess.Popen, Point, bool, float, object, int]] = {}
+    running: dict[str, tuple[subprocess.Popen, Point, bool, float, object]] = {}
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -459,20 +505,18 @@ def run_sweep(
                     p, resume = queue.pop(0)
                     cmd = command_for(p, spec, train_cmd, resume)
                     log = log_dir / f"{p.name}.log"
-                    fh = log.open("a")
-                    fh.write(f"$ {shlex.join(cmd)}\n")
-                    fh.flush()
-                    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
-                    fh.close()
-                    steps = _get_dotted(resolved_config(p, spec), "schedule.steps")
+                    with log.open("a") as fh:
+                        fh.write(f"$ {shlex.join(cmd)}\n")
+                        fh.flush()
+                        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
                     task = progress.add_task(
                         f"  {p.name}{' (resume)' if resume else ''}",
-                        total=steps if isinstance(steps, int) else None,
+                        total=configs[p.name].schedule.steps,
                     )
-                    running[p.name] = (proc, p, resume, time.monotonic(), task, 0)
+                    running[p.name] = (proc, p, resume, time.monotonic(), task)
                 time.sleep(poll_s)
                 for name in list(running):
-                    proc, p, resume, t0, task, _ = running[name]
+                    proc, p, resume, t0, task = running[name]
                     progress.update(task, completed=_steps_done(p.run_dir))
                     rc = proc.poll()
                     if rc is None:
@@ -494,14 +538,18 @@ def run_sweep(
                     if ok:
                         r = out.result
                         extra = ""
-                        if "eval_pass1_start" in r and "eval_pass1_end" in r:
-                            extra = f", pass@1 {r['eval_pass1_start']:.3f} -> {r['eval_pass1_end']:.3f}"
+                        if is_number(r.get("eval_pass1_start")) and is_number(
+                            r.get("eval_pass1_end")
+                        ):
+                            extra = (
+                                f", pass@1 {r['eval_pass1_start']:.3f} -> {r['eval_pass1_end']:.3f}"
+                            )
                         console.print(f"done   {name} in {out.wall_s:.0f} s{extra}")
                     else:
                         why = f"exit {rc}" if rc != 0 else "exit 0 but no summary.json"
                         console.print(f"[red]FAILED {name} ({why}); log: {log}[/red]")
         except KeyboardInterrupt:
-            for proc, p, *_ in running.values():
+            for proc, *_ in running.values():
                 proc.terminate()
             for proc, *_ in running.values():
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -527,26 +575,24 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     console = Console(stderr=True)
+    if args.parallel < 1:
+        print("error: --parallel must be >= 1", file=sys.stderr)
+        return 2
     try:
         spec = load_sweep(args.sweep)
         points = expand(spec)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.parallel < 1:
-        print("error: --parallel must be >= 1", file=sys.stderr)
-        return 2
     train_cmd = shlex.split(args.train_cmd) if args.train_cmd else DEFAULT_TRAIN_CMD
     if args.dry_run:
-        dry_run(spec, points, train_cmd, Console())
+        configs = point_configs(spec, points)
+        dry_run(spec, points, configs, train_cmd, args.parallel, Console())
         return 0
     if args.parallel > (os.cpu_count() or 1):
         console.print(f"[yellow]--parallel {args.parallel} exceeds {os.cpu_count()} CPUs[/yellow]")
     try:
         outcomes = run_sweep(spec, args.parallel, train_cmd, console)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         console.print("interrupted: re-launch the same command to resume")
         return 130

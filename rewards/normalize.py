@@ -10,7 +10,7 @@ whether ``25%`` equals ``0.25`` depends on the other side (see :mod:`rewards.equ
 >>> normalize(r"\\$1{,}234.50").text
 '1234.50'
 >>> normalize(r"\\left( \\dfrac12, 3 \\right]").text
-'(\\\\frac12, 3 ]'
+'(\\\\frac12, 3]'
 >>> normalize(r"45^\\circ").text, normalize("25\\\\%").percent
 ('45', True)
 >>> normalize(r"12\\text{ cm}^2").text, normalize("twenty-one").text
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 # Answers longer than this are not normalised further (they are not answers, and every rewrite below
 # must stay linear on what reaches it).
-MAX_ANSWER_CHARS = 4000
+MAX_ANSWER_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,9 @@ _DROP_RE = re.compile(
     r"\\(?:displaystyle|textstyle|scriptstyle|left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|"
     r"bigg|Bigg|limits|nolimits|middle)(?![a-zA-Z])\.?"
 )
-_SPACE_RE = re.compile(r"\\(?:quad|qquad|enspace|thinspace|medspace|thickspace)(?![a-zA-Z])|\\[,;: ]|~")
+_SPACE_RE = re.compile(
+    r"\\(?:quad|qquad|enspace|thinspace|medspace|thickspace)(?![a-zA-Z])|(?<!\\)\\[,;: ]|~"
+)
 _RENAME = (
     (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), r"\\frac"),
     (re.compile(r"\\[dt]binom(?![a-zA-Z])"), r"\\binom"),
@@ -102,7 +104,9 @@ _RENAME = (
 )
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])")
 _CURRENCY_RE = re.compile(r"\\\$|\$|\\euro(?![a-zA-Z])|\\pounds(?![a-zA-Z])")
-_THIN_THOUSANDS_RE = re.compile(r"(?<=\d)(?:\{,\}|\\[,!]|\\ )(?=\d{3}(?!\d))")
+_THIN_THOUSANDS_RE = re.compile(
+    r"(?<=\d)\s?(?:\{\s?,\s?\}|\\[,!]|\\ )\s?(?=\d{3}(?!\d))|(?<=\d)\s(?=\d{3}(?![\d.,]))"
+)
 _THOUSANDS_RE = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d*,)")
 
 # \text-like commands whose argument is unwrapped.
@@ -137,33 +141,169 @@ _TEXT_CMD_RE = re.compile(r"\\(" + "|".join(_TEXT_CMDS) + r")\s*\{")
 
 # Units and currencies removed after a quantity (words, lower case).
 _UNITS = frozenset(
-    """
-    dollar dollars cent cents usd eur euro euros pound pounds yen rupee rupees
-    mm cm km meter meters metre metres centimeter centimeters centimetre centimetres millimeter
-    millimeters kilometer kilometers kilometre kilometres inch inches ft foot feet yard yards yd
-    mile miles mi sq square cubic cu unit units
-    second seconds sec secs minute minutes min mins hour hours hr hrs day days week weeks month
-    months year years yr yrs
-    gram grams kg kilogram kilograms mg lb lbs ounce ounces oz ton tons tonne tonnes
-    liter liters litre litres ml gallon gallons gal quart quarts pint pints cup cups
-    mph kph kmh degree degrees deg radian radians rad
-    """.split()
+    [
+        "dollar",
+        "dollars",
+        "cent",
+        "cents",
+        "usd",
+        "eur",
+        "euro",
+        "euros",
+        "pound",
+        "pounds",
+        "yen",
+        "rupee",
+        "rupees",
+        "mm",
+        "cm",
+        "km",
+        "meter",
+        "meters",
+        "metre",
+        "metres",
+        "centimeter",
+        "centimeters",
+        "centimetre",
+        "centimetres",
+        "millimeter",
+        "millimeters",
+        "kilometer",
+        "kilometers",
+        "kilometre",
+        "kilometres",
+        "inch",
+        "inches",
+        "ft",
+        "foot",
+        "feet",
+        "yard",
+        "yards",
+        "yd",
+        "mile",
+        "miles",
+        "mi",
+        "sq",
+        "square",
+        "cubic",
+        "cu",
+        "unit",
+        "units",
+        "second",
+        "seconds",
+        "sec",
+        "secs",
+        "minute",
+        "minutes",
+        "min",
+        "mins",
+        "hour",
+        "hours",
+        "hr",
+        "hrs",
+        "day",
+        "days",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+        "yr",
+        "yrs",
+        "gram",
+        "grams",
+        "kg",
+        "kilogram",
+        "kilograms",
+        "mg",
+        "lb",
+        "lbs",
+        "ounce",
+        "ounces",
+        "oz",
+        "ton",
+        "tons",
+        "tonne",
+        "tonnes",
+        "liter",
+        "liters",
+        "litre",
+        "litres",
+        "ml",
+        "gallon",
+        "gallons",
+        "gal",
+        "quart",
+        "quarts",
+        "pint",
+        "pints",
+        "cup",
+        "cups",
+        "mph",
+        "kph",
+        "kmh",
+        "degree",
+        "degrees",
+        "deg",
+        "radian",
+        "radians",
+        "rad",
+    ]
 )
 # Single letters are units only inside \text{}/\mathrm{} (outside they are variables).
-_TEXT_ONLY_UNITS = frozenset("m s g h l in min".split())
+_TEXT_ONLY_UNITS = frozenset(["m", "s", "g", "h", "l", "in", "min"])
 _UNIT_WORD = r"(?:" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")"
+_PER_UNIT = r"(?:" + "|".join(sorted(_UNITS | _TEXT_ONLY_UNITS, key=len, reverse=True)) + r")"
+_POWER = r"(?:\s*\^\s*\{?[23]\}?)?"
 _UNIT_TAIL_RE = re.compile(
-    r"(?<=[\d}).\s])\s*(?:(?:per|/)\s*)?(?:" + _UNIT_WORD + r")(?:\s*\^\s*\{?[23]\}?)?"
-    r"(?:\s*(?:per|/)\s*" + _UNIT_WORD + r"(?:\s*\^\s*\{?[23]\}?)?)*\s*\.?\s*$",
+    r"(?<=[\d}).\s])\s*(?:" + _UNIT_WORD + _POWER + r")"
+    r"(?:\s*(?:per\s+|/\s*)" + _PER_UNIT + _POWER + r")*\s*\.?\s*$",
     re.IGNORECASE,
 )
+MAX_UNIT_TAIL = 60  # the unit regex only sees this many trailing characters (it stays cheap)
+
+
+def _strip_unit_tail(s: str) -> str:
+    """``5 cm^2`` -> ``5``, ``12 km/h`` -> ``12``: trailing unit words after a quantity."""
+    head, tail = s[:-MAX_UNIT_TAIL], s[-MAX_UNIT_TAIL:]
+    # the lookbehind needs the character before the window
+    m = _UNIT_TAIL_RE.search(s[-MAX_UNIT_TAIL - 1 :]) if head else _UNIT_TAIL_RE.search(tail)
+    if m is None:
+        return s
+    cut = len(s) - (len(s[-MAX_UNIT_TAIL - 1 :]) if head else len(tail)) + m.start()
+    return s[:cut].rstrip()
+
+
 _PERCENT_RE = re.compile(r"\s*(?:\\?%|\\percent|percent|per\s*cent)\s*\.?\s*$", re.IGNORECASE)
 _NUMBER_NOUN_RE = re.compile(r"^\s*(-?\d[\d,]*(?:\.\d+)?)\s+([a-zA-Z][a-zA-Z \-']{2,40})\.?\s*$")
 _NOT_NOUNS = frozenset(
-    "and or pi sqrt sin cos tan log ln exp times cdot over plus minus inf infinity i e".split()
+    [
+        "and",
+        "or",
+        "pi",
+        "sqrt",
+        "sin",
+        "cos",
+        "tan",
+        "log",
+        "ln",
+        "exp",
+        "times",
+        "cdot",
+        "over",
+        "plus",
+        "minus",
+        "inf",
+        "infinity",
+        "i",
+        "e",
+    ]
 )
 
-_MIXED_LATEX_RE = re.compile(r"(?<![\w.}^_)\]|])(\d+)\s*\\frac\s*(?:\{(\d+)\}\s*\{(\d+)\}|(\d)(\d))(?![\w{])")
+_MIXED_LATEX_RE = re.compile(
+    r"(?<![\w.}^_)\]|])(\d+)\s*\\frac\s*(?:\{(\d+)\}\s*\{(\d+)\}|(\d)(\d))(?![\w{])"
+)
 _MIXED_PLAIN_RE = re.compile(r"(?<![\w.^/)])(\d+)\s+(\d+)\s*/\s*(\d+)(?![\w.(])")
 
 
@@ -218,13 +358,35 @@ def _unwrap_text(s: str) -> str:
 _NUM_WORDS = {
     w: i
     for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen".split()
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        ]
     )
 }
 _TENS = {
     w: 10 * (i + 2)
-    for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())
+    for i, w in enumerate(
+        ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+    )
 }
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
 
@@ -279,12 +441,13 @@ def normalize(answer: str) -> Normalized:
         s = rx.sub(rep, s)
     s = _THIN_THOUSANDS_RE.sub("", s)
     s = _SPACE_RE.sub(" ", s)
-    s = s.replace(r"\!", "")
+    s = re.sub(r"(?<!\\)\\!", "", s)
     s = _DEGREE_RE.sub("", s)
     s = s.replace(r"\%", "%")
     s = _CURRENCY_RE.sub("", s)
     s = _unwrap_text(s)
     s = re.sub(r"\s+", " ", s).strip()
+    s = re.sub(r"(?<=[(\[{])\s+|\s+(?=[)\]},])", "", s)
     # Leading "answer:"-like labels and trailing sentence punctuation.
     s = re.sub(r"^(?:final answer|answer|ans)\s*[:=]\s*", "", s, flags=re.IGNORECASE)
     s = s.strip().rstrip(".;").strip()
@@ -294,7 +457,7 @@ def normalize(answer: str) -> Normalized:
     if m and m.start() > 0:
         s, percent = s[: m.start()].strip(), True
     # Units after a quantity.
-    s = _UNIT_TAIL_RE.sub("", s).strip()
+    s = _strip_unit_tail(s)
     m = _NUMBER_NOUN_RE.match(s)
     if m and not set(m.group(2).lower().split()) & _NOT_NOUNS:
         s = m.group(1)

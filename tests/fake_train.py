@@ -5,6 +5,9 @@
 It honours the trainer's contract (see grpo_lora/sweep.py): it writes `config.yaml`,
 `manifest.json`, `metrics.jsonl` (a step-0 eval row, then one row per step), `checkpoints/` every
 2 steps and `summary.json` at the end, and prints one JSON object as its last stdout line.
+Its config.yaml is the base recipe with the overrides set by `_set`, not the full dump the real
+trainer writes (grpo_lora.config imports torch, which a fake run should not pay for); the sweep has
+validated every point's overrides with the real config before it calls the fake.
 
 Its reward curves are deterministic and known in advance (`final_level`):
     level = peak(rank, targets) - 0.1 * log10(lr / lr_opt)**2,  lr_opt = 1e-4 (FullFT), 1e-3 (LoRA)
@@ -32,12 +35,18 @@ PEAK = {"full": 0.80, 16: 0.80, 4: 0.79, 1: 0.76}
 TARGET_PENALTY = {"all": 0.0, "mlp": 0.01, "attn": 0.08}
 PARAMS_PER_RANK = {"all": 5900, "mlp": 3700, "attn": 2200}
 FULL_PARAMS = 500_000
+START_S = 2.0  # summary.json's wall_s = START_S + steps x step_s(rank)
 
 
 def final_level(rank, targets: str, lr: float) -> float:
     opt = 1e-4 if rank == "full" else 1e-3
     peak = PEAK.get(rank, 0.8) - (0.0 if rank == "full" else TARGET_PENALTY[targets])
     return peak - 0.1 * math.log10(lr / opt) ** 2
+
+
+def step_s(rank) -> float:
+    """Train seconds per step the fake reports (evals excluded)."""
+    return 0.3 if rank == "full" else 0.2 + 0.001 * int(rank)
 
 
 def _jitter(*key) -> float:
@@ -90,7 +99,9 @@ def main(argv: list[str]) -> int:
         manifest |= {"total_params": FULL_PARAMS + (0 if rank == "full" else params)}
         manifest["versions"] = {"fake_train": "1"}
         (run_dir / "manifest.json").write_text(json.dumps(manifest))
-        metrics.write_text(json.dumps({"step": 0, "eval/pass1": 0.2, "eval/greedy_acc": 0.25}) + "\n")
+        metrics.write_text(
+            json.dumps({"step": 0, "eval/pass1": 0.2, "eval/greedy_acc": 0.25}) + "\n"
+        )
 
     level = final_level(rank, targets, lr)
     pass1 = 0.2
@@ -103,12 +114,13 @@ def main(argv: list[str]) -> int:
             "reward/mean": round(reward, 6),
             "reward/std": 0.4,
             "reward/zero_signal_frac": 0.25,
-            "time/step_s": 0.3 if rank == "full" else 0.2 + 0.001 * int(rank),
+            "time/step_s": step_s(rank),
             "memory/peak_mb": 900.0 if rank == "full" else 400.0 + int(rank),
         }
         if step % 5 == 0 or step == steps:
             pass1 = round(reward - 0.05, 6)
-            row |= {"eval/pass1": pass1, "eval/greedy_acc": pass1 + 0.05}
+            row |= {"eval/pass1": pass1, "eval/greedy_acc": pass1 + 0.05, "time/eval_s": 0.5}
+            row["time/step_s"] += 0.5  # like the trainer's: the eval is inside time/step_s
         with metrics.open("a") as f:
             f.write(json.dumps(row) + "\n")
         if step % 2 == 0:
@@ -123,7 +135,7 @@ def main(argv: list[str]) -> int:
         "steps": steps,
         "eval_pass1_start": 0.2,
         "eval_pass1_end": pass1,
-        "wall_s": 1.0,
+        "wall_s": START_S + steps * step_s(rank),  # evals count as start-up here
         "trainable_params": params,
         "episodes": steps * per_step,
     }

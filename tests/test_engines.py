@@ -59,11 +59,16 @@ def reference_greedy(model, tok, prompts, max_tokens):
 def assert_agrees(engine, model, tok):
     """Greedy tokens equal the reference's; sampled-token log-probs equal teacher-forced ones."""
     greedy = engine.generate(PROMPTS, 1, GREEDY)
-    assert [r.completion_ids for r in greedy] == reference_greedy(model, tok, PROMPTS, GREEDY.max_tokens)
+    assert [r.completion_ids for r in greedy] == reference_greedy(
+        model, tok, PROMPTS, GREEDY.max_tokens
+    )
     sampled = engine.generate(PROMPTS[:8], 4, SAMPLED, seeds=list(range(8)))
     with torch.no_grad():
         logp, mask = token_logprobs(
-            model, [r.prompt_ids for r in sampled], [r.completion_ids for r in sampled], pad_id=tok.eos_token_id
+            model,
+            [r.prompt_ids for r in sampled],
+            [r.completion_ids for r in sampled],
+            pad_id=tok.eos_token_id,
         )
     engine_logp = torch.zeros_like(logp)
     for i, r in enumerate(sampled):
@@ -77,11 +82,15 @@ def assert_agrees(engine, model, tok):
 @pytest.mark.parametrize("rank", [1, 8])
 def test_adapter_swaps_match_transformers_peft(engine, tiny_path, rank):
     first = random_adapter(tiny_path, rank, seed=rank)
-    engine.load_adapter(first.weights_for_engine(), version=10 * rank, lora_config=first.lora_config)
+    engine.load_adapter(
+        first.weights_for_engine(), version=10 * rank, lora_config=first.lora_config
+    )
     out_first = assert_agrees(engine, first.model, first.tokenizer)
 
     second = random_adapter(tiny_path, rank, seed=100 + rank)
-    engine.load_adapter(second.weights_for_engine(), version=10 * rank + 1, lora_config=second.lora_config)
+    engine.load_adapter(
+        second.weights_for_engine(), version=10 * rank + 1, lora_config=second.lora_config
+    )
     out_second = assert_agrees(engine, second.model, second.tokenizer)
     assert out_first != out_second, "a swap to different adapter values must change the completions"
 
@@ -120,7 +129,9 @@ def test_full_weight_push_matches_transformers(full_engine, tiny_path):
 def test_rank_above_max_is_a_clear_error(engine, tiny_path):
     policy = load_policy(tiny_path, rank=16)
     with pytest.raises(EngineError, match="rank 16 exceeds the engine's max_lora_rank 8"):
-        engine.load_adapter(policy.weights_for_engine(), version=500, lora_config=policy.lora_config)
+        engine.load_adapter(
+            policy.weights_for_engine(), version=500, lora_config=policy.lora_config
+        )
 
 
 @pytest.mark.engine
@@ -143,3 +154,25 @@ def test_seeded_sampling_is_reproducible(engine):
     b = engine.generate(PROMPTS[:4], 3, SAMPLED, seeds=[1, 2, 3, 4])
     assert [r.completion_ids for r in a] == [r.completion_ids for r in b]
     assert all(r.finish_reason in ("stop", "length") for r in a)
+
+
+@pytest.mark.engine
+def test_saved_adapter_folder_loads_in_vllm_as_is(engine, tiny_path, tmp_path):
+    """What checkpoints hold (peft's save_pretrained) is served by vLLM from the folder, unchanged."""
+    from grpo_lora.engines.vllm import VLLMEngine
+
+    if not isinstance(engine, VLLMEngine):
+        pytest.skip("a vLLM feature")
+    from vllm import SamplingParams
+    from vllm.lora.request import LoRARequest
+
+    policy = random_adapter(tiny_path, 2, seed=5)
+    policy.save(tmp_path / "adapter")
+    outs = engine.llm.generate(
+        PROMPTS,
+        SamplingParams(temperature=0.0, max_tokens=GREEDY.max_tokens),
+        lora_request=LoRARequest("saved-folder", 4242, str(tmp_path / "adapter")),
+        use_tqdm=False,
+    )
+    expected = reference_greedy(policy.model, policy.tokenizer, PROMPTS, GREEDY.max_tokens)
+    assert [list(o.outputs[0].token_ids) for o in outs] == expected

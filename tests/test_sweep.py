@@ -35,7 +35,7 @@ def _spec(tmp_path: Path, **fields) -> sweep.SweepFile:
 
 
 def _quiet() -> Console:
-    return Console(file=open("/dev/null", "w"), width=120)  # noqa: SIM115
+    return Console(quiet=True)
 
 
 def _calls(log: Path) -> list[list[str]]:
@@ -48,23 +48,32 @@ def _calls(log: Path) -> list[list[str]]:
 # Grid expansion
 
 
-def test_study_tiny_expands_to_36_named_points():
-    spec = sweep.load_sweep(REPO / "recipes" / "study_tiny.yaml")
+def test_study_tiny_expands_to_36_named_points(monkeypatch):
+    monkeypatch.chdir(REPO)  # its base recipe is a path from the repository root
+    spec = sweep.load_sweep(REPO / "recipes" / "study_tiny.yaml")  # every point's config validated
     points = sweep.expand(spec)
     # r1: 3 targets x 3 LRs x 2 seeds = 18; r4, r16: 2 x 3 x 2 = 12; full: 3 x 2 = 6
     assert len(points) == 36
+    assert spec.lrs_for("full") == [6.32e-05, 2e-04, 6.32e-04]
+    assert spec.lrs_for(4) == [6.32e-04, 2e-03, 6.32e-03]  # 10x FullFT's
     names = {p.name for p in points}
-    assert {"r1-all-lr1e-03-s0", "r1-mlp-lr3e-03-s1", "r1-attn-lr1e-02-s0"} <= names
-    assert {"r4-all-lr1e-02-s1", "r16-all-lr1e-03-s0", "full-lr1e-04-s0", "full-lr1e-03-s1"} <= names
+    assert {"r1-all-lr2e-03-s0", "r1-mlp-lr6.32e-03-s1", "r1-attn-lr6.32e-04-s0"} <= names
+    assert {"r4-all-lr2e-03-s1", "r16-all-lr6.32e-03-s0", "full-lr6.32e-05-s0"} <= names
     assert not any(n.startswith(("r4-mlp", "r16-attn", "full-all")) for n in names)
     assert sum(p.rank == "full" for p in points) == 6
     assert sum(p.targets == "attn" for p in points) == 6
     # every point of one seed passes the same seed= (hence the same data order)
     seeds = {p.seed: {o for o in p.overrides if o.startswith("seed=")} for p in points}
     assert seeds == {0: {"seed=0"}, 1: {"seed=1"}}
-    full = next(p for p in points if p.name == "full-lr1e-04-s0")
+    full = next(p for p in points if p.name == "full-lr2e-04-s0")
     assert "lora.rank=full" in full.overrides
     assert not any(o.startswith("lora.targets") for o in full.overrides)
+    # the budget in the file's header: 80 steps, evals at start and end, 128 problems x 4 samples
+    cfg = sweep.point_configs(spec, [full])[full.name]
+    assert (cfg.schedule.steps, cfg.data.prompts_per_step, cfg.data.group_size) == (80, 16, 8)
+    assert sweep.n_evals(cfg) == 2 and (cfg.data.heldout_size, cfg.logging.eval_k) == (128, 4)
+    header = (REPO / "recipes" / "study_tiny.yaml").read_text()
+    assert "grpo-lora sweep recipes/study_tiny.yaml --parallel 2 " in header
 
 
 def test_log_grid_centres_lora_at_10x_fullft(tmp_path):
@@ -81,7 +90,9 @@ def test_log_grid_centres_lora_at_10x_fullft(tmp_path):
         "full-lr1e-04-s0",
         "full-lr3.16e-04-s0",
     ]
-    spec = _spec(tmp_path, ranks=[2], lr_grid=grid | {"lora_lr_multiplier": 15, "count": 1}, seeds=[0])
+    spec = _spec(
+        tmp_path, ranks=[2], lr_grid=grid | {"lora_lr_multiplier": 15, "count": 1}, seeds=[0]
+    )
     assert spec.lrs_for(2) == [1.5e-3]
 
 
@@ -104,21 +115,32 @@ def test_explicit_lrs_per_rank_and_batch_axis(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Validation: every error names its field
 
-GOOD = {"base": "b.yaml", "out_dir": "runs/x", "ranks": [1, "full"], "lrs": {"full": [1e-4], "lora": [1e-3]}}
+GOOD = {
+    "base": "{base}",  # replaced by a real base recipe in tmp_path
+    "out_dir": "runs/x",
+    "ranks": [1, "full"],
+    "lrs": {"full": [1e-4], "lora": [1e-3]},
+}
+
+
+def _write_sweep(tmp_path: Path, fields: dict) -> Path:
+    base = _spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]}).base  # writes base.yaml
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({k: base if v == "{base}" else v for k, v in fields.items()}))
+    return path
 
 
 @pytest.mark.parametrize(
     ("change", "field"),
     [
+        # the sweep file's own fields
         ({"rankz": [1]}, "rankz"),  # unknown key
         ({"ranks": [1, "fuul"]}, "ranks"),  # not an int nor "full"
-        ({"ranks": [0]}, "ranks"),  # rank < 1
         ({"ranks": [1, 1, "full"]}, "ranks"),  # duplicate
         ({"targets": ["all", "qkv"]}, "targets"),  # unknown target set
         ({"seeds": []}, "seeds"),  # no seeds
         ({"lrs": {"full": [1e-4], "loar": [1e-3]}}, "lrs"),  # bad group key
         ({"lrs": {"full": [1e-4]}}, "lrs"),  # no LR for rank 1
-        ({"lrs": {"full": [-1.0], "lora": [1e-3]}}, "lrs"),  # negative LR
         ({"lr_grid": {"full_centre": 1e-4}}, "lr_grid"),  # both lrs and lr_grid
         ({"lrs": None, "lr_grid": {"full_centre": 1e-4, "count": 0}}, "lr_grid.count"),
         ({"lrs": None, "lr_grid": {"full_centre": 1e-4, "centre": 1}}, "lr_grid.centre"),
@@ -126,27 +148,88 @@ GOOD = {"base": "b.yaml", "out_dir": "runs/x", "ranks": [1, "full"], "lrs": {"fu
         ({"overrides": {"optimizer.lr": 1e-3}}, "overrides"),  # an axis key
         ({"kind": "recipe"}, "kind"),
         ({"base": None}, "base"),
+        # every point's trainer config (grpo_lora.config), checked before anything runs
+        ({"ranks": [0]}, "lora.rank"),  # rank < 1
+        ({"lrs": {"full": [-1.0], "lora": [1e-3]}}, "optimizer.lr"),  # negative LR
+        ({"prompts_per_step": [8, 0]}, "data.prompts_per_step"),  # a bad batch-size axis value
+        ({"overrides": {"schedule.stepz": 3}}, "schedule.stepz"),  # unknown recipe key
+        ({"overrides": {"schedule.steps": "many"}}, "schedule.steps"),  # wrong type
+        ({"ranks": [4], "overrides": {"engine.max_lora_rank": 2}}, "engine.max_lora_rank"),
+        ({"overrides": {"optimizer.micro_batches": 3}}, "optimizer.micro_batches"),  # 16 % 3
+        ({"base": "no/such/recipe.yaml"}, "recipe no/such/recipe.yaml does not exist"),
     ],
 )
 def test_sweep_file_errors_name_the_field(tmp_path, change, field):
-    path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(GOOD | change))
+    path = _write_sweep(tmp_path, GOOD | change)
     with pytest.raises(ValueError) as err:
         sweep.load_sweep(path)
     assert f": {field}" in str(err.value) or f"{field}:" in str(err.value), str(err.value)
 
 
+def test_config_errors_name_the_point_once_per_error(tmp_path):
+    path = _write_sweep(tmp_path, GOOD | {"ranks": [0, 1, "full"], "seeds": [0, 1]})
+    with pytest.raises(ValueError) as err:
+        sweep.load_sweep(path)
+    # two points have rank 0 (seeds 0 and 1): one line, naming the first
+    assert str(err.value) == (
+        f"{path}: point r0-all-lr1e-03-s0: lora.rank: must be >= 1 or 'full' (got 0)"
+    )
+
+
 def test_good_sweep_file_loads(tmp_path):
-    path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(GOOD))
-    assert len(sweep.expand(sweep.load_sweep(path))) == 2
+    path = _write_sweep(tmp_path, GOOD)
+    spec = sweep.load_sweep(path)
+    points = sweep.expand(spec)
+    assert len(points) == 2
+    configs = sweep.point_configs(spec, points)
+    full = configs["full-lr1e-04-s0"]
+    assert full.lora.rank == "full" and full.optimizer.lr == 1e-4
+    assert full.run_dir == str(Path("runs/x") / "full-lr1e-04-s0")
+    assert full.schedule.steps == 6 and full.data.prompts_per_step == 4  # from the base recipe
 
 
 def test_main_exits_2_on_bad_sweep(tmp_path, capsys):
-    path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(GOOD | {"seedz": [0]}))
+    path = _write_sweep(tmp_path, GOOD | {"seedz": [0]})
     assert sweep.main([str(path)]) == 2
     assert "seedz" in capsys.readouterr().err
+
+
+def test_bad_axis_value_launches_nothing(tmp_path, monkeypatch):
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_TRAIN_LOG", str(log))
+    # the first point is fine; the last one's batch size is not: nothing may start
+    spec = _spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]}, prompts_per_step=[4, 0])
+    with pytest.raises(ValueError, match=r"point r1-all-lr1e-03-p0-s0: data.prompts_per_step"):
+        sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    assert _calls(log) == [] and not Path(spec.out_dir).exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a run in flight
+
+
+def test_read_rows_tolerates_a_run_in_flight(tmp_path):
+    assert sweep.read_rows(tmp_path) == []  # no metrics.jsonl yet
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 0}\n{"step": 1, "reward/mean": 0.5}\n{"step": 2, "rew')
+    assert sweep.read_rows(tmp_path) == [{"step": 0}, {"step": 1, "reward/mean": 0.5}]
+    path.write_text('{"step": 0}\n{"step": 1, "rew\n{"step": 2}\n')  # not the last line
+    with pytest.raises(json.JSONDecodeError):
+        sweep.read_rows(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ({"time/step_s": 1.5}, 1.5),  # no eval this step
+        ({"time/step_s": 21.5, "time/eval_s": 20.0}, 1.5),  # the eval is not training time
+        ({"time/step_s": 1.5, "time/eval_s": None}, 1.5),  # null: a non-finite value
+        ({"step": 0, "time/eval_s": 20.0}, None),  # step 0: eval only
+        ({"time/step_s": None}, None),
+    ],
+)
+def test_train_step_s(row, expected):
+    assert sweep.train_step_s(row) == expected
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,8 +290,13 @@ def test_cli_run_and_dry_run_cost(tmp_path, monkeypatch, capsys):
     base = _spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]}).base  # writes base.yaml
     spec_path.write_text(
         yaml.safe_dump(
-            {"base": base, "out_dir": str(tmp_path / "runs"), "ranks": [1, "full"],
-             "lrs": {"full": [1e-4], "lora": [1e-3, 1e-2]}, "overrides": {"schedule.steps": 10}}
+            {
+                "base": base,
+                "out_dir": str(tmp_path / "runs"),
+                "ranks": [1, "full"],
+                "lrs": {"full": [1e-4], "lora": [1e-3, 1e-2]},
+                "overrides": {"schedule.steps": 10},
+            }
         )
     )
     assert sweep.main([str(spec_path), "--dry-run"]) == 0
@@ -216,14 +304,89 @@ def test_cli_run_and_dry_run_cost(tmp_path, monkeypatch, capsys):
     assert "3 points" in text and "r1-all-lr1e-02-s0" in text
     assert "10 x 4 x 4 = 160" in text  # steps x prompts_per_step x group_size
     assert "480 in all" in text and "unknown until one point has finished" in text
+    # the config's defaults: evals at steps 0 and 10 (eval_every 25), 256 problems x (8 + 1 greedy)
+    assert "2 x 256 x (8+1) = 4,608" in text and "13,824 in all" in text
 
     fake = " ".join(FAKE)
     # run only FullFT first: a sweep file whose grid is a subset, same out_dir
     sub = tmp_path / "sub.yaml"
     sub.write_text(spec_path.read_text().replace("- 1\n- full", "- full"))
     assert sweep.main([str(sub), "--train-cmd", fake]) == 0
-    assert sweep.main([str(spec_path), "--dry-run"]) == 0
+    assert sweep.main([str(spec_path), "--dry-run", "--parallel", "2"]) == 0
     text = capsys.readouterr().out
     assert "done (skip)" in text and "320 still to run" in text
-    # time/step_s of the fake FullFT is 0.3 s: 10 steps = 3 s per point, 9 s in all
-    assert "9 s in all, 6 s still to run" in text
+    # the fake FullFT: 0.3 s per train step (its eval rows' time/eval_s taken off) and wall_s =
+    # 2 s + 10 x 0.3 s, so 5 s a point; the LoRA points use the overall median: 15 s in all
+    assert "15 s in all, 10 s still to run one after another, ~5 s at --parallel 2" in text
+
+
+@pytest.mark.parametrize(
+    ("steps", "every", "expected"),
+    [
+        (100, 25, 5),  # 0, 25, 50, 75, 100
+        (80, 25, 5),  # 0, 25, 50, 75 and the end, 80
+        (80, 0, 2),  # start and end only
+        (1, 0, 2),
+    ],
+)
+def test_n_evals_counts_the_trainers_evals(steps, every, expected):
+    from grpo_lora.config import load_config
+
+    cfg = load_config(None, [f"schedule.steps={steps}", f"logging.eval_every={every}"])
+    assert sweep.n_evals(cfg) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# The real trainer
+
+
+@pytest.mark.slow
+def test_real_sweep_then_report(tiny_path, tmp_path, monkeypatch):
+    """Rank-1 LoRA and FullFT, 2 steps each, through `python -m grpo_lora.train` at --parallel 2,
+    then the report on the real run directories (about 30 s on 2 CPU cores)."""
+    from grpo_lora import report
+
+    monkeypatch.setenv("GRPO_LORA_CACHE", str(tiny_path.parent))  # the trainers find the same build
+    small = {
+        "schedule.steps": 2,
+        "data.prompts_per_step": 4,
+        "data.group_size": 4,
+        "data.heldout_size": 32,
+        "logging.eval_k": 4,
+        "logging.tensorboard": False,
+        "engine.cpu_kv_cache_gb": 0.25,
+    }
+    spec = sweep.SweepFile.model_validate(
+        {
+            "base": str(REPO / "recipes" / "tiny_lora_r1.yaml"),
+            "out_dir": str(tmp_path / "runs"),
+            "overrides": small,
+            "ranks": [1, "full"],
+            "lrs": {"full": [2e-4], "lora": [1e-3]},
+        }
+    )
+    out = sweep.run_sweep(spec, parallel=2, console=_quiet(), poll_s=0.2)
+    assert [o.status for o in out] == ["finished", "finished"], [str(o.log) for o in out]
+    params = {}
+    for o in out:
+        d = o.point.run_dir
+        cfg = yaml.safe_load((d / "config.yaml").read_text())
+        assert cfg["lora"]["rank"] == o.point.rank and cfg["optimizer"]["lr"] == o.point.lr
+        params[o.point.rank] = json.loads((d / "manifest.json").read_text())["trainable_params"]
+        rows = sweep.read_rows(d)
+        assert [r["step"] for r in rows] == [0, 1, 2]
+        assert rows[-1]["episodes"] == 2 * 4 * 4 and "eval/pass1" in rows[-1]
+        assert o.result["steps"] == 2  # the trainer's summary line
+    assert 0 < params[1] < params["full"]
+
+    md = report.write_report(Path(spec.out_dir)).read_text()
+    assert f"| 1 | all | {params[1]:,} | 1e-03 (only LR) |" in md
+    assert f"| full | - | {params['full']:,} | 2e-04 (only LR) |" in md
+    assert "2 finished runs" in md and "Best LR ratio, LoRA r=1 (all): **not measured**" in md
+    for fig in ("fig_lr.png", "fig_curves.png", "fig_capacity.png", "fig_cost.png"):
+        assert (Path(spec.out_dir) / fig).stat().st_size > 10_000
+
+    measured = sweep.measure(sweep.expand(spec))  # what --dry-run estimates from
+    assert set(measured.step_s) == {(1, "all"), ("full", None), ()} and measured.other_s > 0
+    again = sweep.run_sweep(spec, parallel=2, console=_quiet(), poll_s=0.2)
+    assert [o.status for o in again] == ["skipped", "skipped"]

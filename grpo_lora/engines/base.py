@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import torch
@@ -12,14 +13,18 @@ import torch
 class Sampling:
     temperature: float = 1.0  # 0 = greedy
     top_p: float = 1.0
-    max_tokens: int = 64  # completion budget; a completion that hits it ends with finish_reason "length"
+    max_tokens: int = (
+        64  # completion budget; a completion that hits it ends with finish_reason "length"
+    )
 
 
 @dataclass
 class Rollout:
     prompt_ids: list[int]
     completion_ids: list[int]
-    sampler_logprobs: list[float]  # log-prob of each completion token under the sampling distribution
+    sampler_logprobs: list[
+        float
+    ]  # log-prob of each completion token under the sampling distribution
     finish_reason: str  # "stop" (EOS or a stop string) | "length"
     text: str  # the decoded completion
 
@@ -42,7 +47,9 @@ class RolloutEngine(Protocol):
         ``seeds[i]`` makes prompt ``i``'s completions reproducible (None: unseeded)."""
         ...
 
-    def load_adapter(self, tensors: dict[str, torch.Tensor], version: int, lora_config: dict) -> None:
+    def load_adapter(
+        self, tensors: dict[str, torch.Tensor], version: int, lora_config: dict
+    ) -> None:
         """Serve a LoRA adapter (peft state-dict names, peft config keys ``r``, ``lora_alpha``,
         ``target_modules``) from now on, under a new ``version``; no files, no merge."""
         ...
@@ -56,3 +63,21 @@ class RolloutEngine(Protocol):
 
 class EngineError(RuntimeError):
     """A problem with the engine's input, with a one-line message that names it."""
+
+
+def check_model_path(model_path: str | Path) -> None:
+    """A local model directory must exist and hold a config.json; a hub id ("org/name") passes."""
+    path = Path(model_path).expanduser()
+    looks_local = path.exists() or path.is_absolute() or str(model_path).startswith((".", "~"))
+    if looks_local and not (path / "config.json").exists():
+        raise EngineError(f"model directory {path} does not exist or has no config.json")
+
+
+def check_adapter(max_lora_rank: int | None, lora_config: dict) -> int:
+    """The adapter's rank, if this engine can serve it."""
+    if max_lora_rank is None:
+        raise EngineError("this engine was started without LoRA (max_lora_rank=None)")
+    rank = int(lora_config["r"])
+    if rank > max_lora_rank:
+        raise EngineError(f"adapter rank {rank} exceeds the engine's max_lora_rank {max_lora_rank}")
+    return rank

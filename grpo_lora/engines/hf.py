@@ -9,7 +9,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from grpo_lora.engines.base import EngineError, Rollout, Sampling, SyncTimes
+from grpo_lora.engines.base import (
+    EngineError,
+    Rollout,
+    Sampling,
+    SyncTimes,
+    check_adapter,
+    check_model_path,
+)
 
 
 class HFEngine:
@@ -25,9 +32,7 @@ class HFEngine:
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        path = Path(model_path)
-        if (path.is_absolute() or str(model_path).startswith(".")) and not (path / "config.json").exists():
-            raise EngineError(f"model directory {path} does not exist or has no config.json")
+        check_model_path(model_path)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self.base = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype))
@@ -51,7 +56,9 @@ class HFEngine:
             torch.manual_seed(self.seed if seeds is None else seeds[i])
             gen = self.model.generate(
                 input_ids=torch.tensor([prompt_ids], device=self.device),
-                attention_mask=torch.ones((1, len(prompt_ids)), dtype=torch.long, device=self.device),
+                attention_mask=torch.ones(
+                    (1, len(prompt_ids)), dtype=torch.long, device=self.device
+                ),
                 do_sample=not greedy,
                 temperature=None if greedy else sampling.temperature,
                 top_p=None if greedy else sampling.top_p,
@@ -74,24 +81,26 @@ class HFEngine:
                 out.append(Rollout(prompt_ids, ids, lps, "stop" if stop else "length", text))
         return out
 
-    def load_adapter(self, tensors: dict[str, torch.Tensor], version: int, lora_config: dict) -> None:
+    def load_adapter(
+        self, tensors: dict[str, torch.Tensor], version: int, lora_config: dict
+    ) -> None:
         from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
 
-        if self.max_lora_rank is None:
-            raise EngineError("this engine was started without LoRA (max_lora_rank=None)")
-        rank = int(lora_config["r"])
-        if rank > self.max_lora_rank:
-            raise EngineError(f"adapter rank {rank} exceeds the engine's max_lora_rank {self.max_lora_rank}")
+        rank = check_adapter(self.max_lora_rank, lora_config)
         t0 = time.perf_counter()
         config = LoraConfig(
-            r=rank, lora_alpha=lora_config["lora_alpha"], target_modules=lora_config["target_modules"]
+            r=rank,
+            lora_alpha=lora_config["lora_alpha"],
+            target_modules=lora_config["target_modules"],
         )
         if self.model is not self.base and self.model.peft_config["default"].r != rank:
             self.base = self.model.unload()  # strip the old rank's layers before wrapping again
             self.model = self.base
         if self.model is self.base:
             self.model = get_peft_model(self.base, config).eval()
-        result = set_peft_model_state_dict(self.model, {k: v.to(self.device) for k, v in tensors.items()})
+        result = set_peft_model_state_dict(
+            self.model, {k: v.to(self.device) for k, v in tensors.items()}
+        )
         if result.unexpected_keys:
             raise EngineError(
                 f"adapter v{version} rejected: tensor {result.unexpected_keys[0]!r} fits no module of the model"

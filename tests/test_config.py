@@ -1,0 +1,98 @@
+"""Recipes load and validate; malformed ones stop with one line naming the field (exit code 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grpo_lora.config import ConfigError, load_config, parse_overrides
+from grpo_lora.train import main as train_main
+
+RECIPES = sorted(Path(__file__).parent.parent.joinpath("recipes").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_every_recipe_validates(path):
+    data = yaml.safe_load(path.read_text())
+    if data.get("kind") == "sweep":
+        from grpo_lora.sweep import load_sweep
+
+        load_sweep(path)
+    else:
+        cfg = load_config(path)
+        assert (
+            cfg.derived()["completions_per_step"] == cfg.data.prompts_per_step * cfg.data.group_size
+        )
+
+
+def test_recipe_headers_give_the_launch_line():
+    for path in RECIPES:
+        head = path.read_text().splitlines()[:6]
+        assert any(("grpo-lora" in line or "accelerate launch" in line) for line in head), path.name
+
+
+MALFORMED = [
+    # (recipe body, overrides, field the message must name)
+    ("lora: {rank: 0}", [], "lora.rank"),
+    ("lora: {rank: two}", [], "lora.rank"),
+    ("lora: {targets: everything}", [], "lora.targets"),
+    ("lora: {alpha: -1}", [], "lora.alpha"),
+    ("optimizer: {lr: fast}", [], "optimizer.lr"),
+    ("optimizer: {learning_rate: 0.1}", [], "optimizer.learning_rate"),
+    ("data: {group_size: 1}", [], "data.group_size"),
+    ("data: {name: imagenet}", [], "data.name"),
+    ("engine: {kind: tgi}", [], "engine.kind"),
+    ("engine: {temperature: 0}", [], "engine.temperature"),
+    ("algorithm: {advantage: ppo}", [], "algorithm.advantage"),
+    ("algorithm: {loss: {kind: reinforce}}", [], "algorithm.loss.kind"),
+    ("schedule: {steps: -3}", [], "schedule.steps"),
+    ("schedule: {decay: linear}", [], "schedule.decay"),
+    ("modle: {path: tiny}", [], "modle"),
+    ("seed: 0", ["lora.rnk=2"], "lora.rnk"),
+    ("seed: 0", ["engine.max_lora_rank=1", "lora.rank=4"], "engine.max_lora_rank"),
+    ("seed: 0", ["lora.rank"], "lora.rank"),
+    ("- just\n- a list", [], "mapping"),
+    ("lora: {rank: [1", [], "not valid YAML"),
+]
+
+
+@pytest.mark.parametrize(("body", "overrides", "field"), MALFORMED)
+def test_malformed_recipe_names_the_field(tmp_path, capsys, body, overrides, field):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text(body)
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        load_config(recipe, overrides)
+    assert train_main([str(recipe), *overrides]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and field in err, err
+
+
+def test_missing_recipe_is_exit_2(capsys, tmp_path):
+    assert train_main([str(tmp_path / "nope.yaml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_overrides_parse_types_and_nesting():
+    assert parse_overrides(
+        ["lora.rank=full", "optimizer.lr=0.5", "lora.targets=[q_proj, v_proj]"]
+    ) == {
+        "lora": {"rank": "full", "targets": ["q_proj", "v_proj"]},
+        "optimizer": {"lr": 0.5},
+    }
+    cfg = load_config(None, ["optimizer.lr=3e-4", "lora.rank=4"])
+    assert cfg.optimizer.lr == 3e-4 and cfg.lora.rank == 4
+
+
+def test_derived_quantities_and_divisibility():
+    cfg = load_config(None, ["data.prompts_per_step=6", "data.group_size=4", "schedule.steps=10"])
+    assert cfg.derived(1) == {
+        "completions_per_step": 24,
+        "prompts_per_process": 6,
+        "max_completion_tokens_per_step": 24 * cfg.engine.max_tokens,
+        "episodes_total": 240,
+    }
+    assert cfg.derived(2)["prompts_per_process"] == 3
+    with pytest.raises(ConfigError, match="not divisible by the number of processes 4"):
+        cfg.derived(4)

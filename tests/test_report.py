@@ -1,0 +1,274 @@
+"""grpo_lora.report on a hand-built runs directory whose answers are worked out below by hand, and
+end to end on a sweep run by the fake trainer."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.console import Console
+
+from grpo_lora import report, sweep
+
+REPO = Path(__file__).resolve().parents[1]
+STEPS = 20  # last 10% = steps 19 and 20
+EPISODES_PER_STEP = 64  # 8 prompts x 8 completions
+PARAMS = {
+    ("full", None): 500_000,
+    (1, "all"): 5_900,
+    (4, "all"): 23_600,
+    (1, "mlp"): 3_700,
+    (1, "attn"): 2_200,
+}
+STEP_S = {"full": 2.0, 1: 1.0, 4: 1.2}
+PEAK_MB = {"full": 800.0, 1: 500.0, 4: 520.0}
+
+# (rank, targets, lr) -> final reward of seed 0, seed 1. Worked out by hand:
+#   FullFT: seed means 0.51, 0.72, 0.60 -> best 3e-4, 0.720 ± 0.028 (sd of 0.70, 0.74)
+#   r1 all: seed means 0.61, 0.69, 0.53 -> best 3e-3, 0.690 ± 0.014; ratio 3e-3 / 3e-4 = 10.
+#           (the best single seed, 0.76, is at 1e-2: selection must average seeds first)
+#   r4 all: seed means 0.72, 0.71, 0.50 -> best 1e-3 (grid edge), 0.720 ± 0.014; ratio 3.33
+#   r1 mlp 0.660 ± 0.000, r1 attn 0.510 ± 0.014 (both at 3e-3 only)
+#   gap r1 - full = -0.030, tolerance max(0.02, 0.014 + 0.028) = 0.042 -> agrees
+FINALS = {
+    ("full", None, 1e-4): (0.50, 0.52),
+    ("full", None, 3e-4): (0.70, 0.74),
+    ("full", None, 1e-3): (0.60, 0.60),
+    (1, "all", 1e-3): (0.60, 0.62),
+    (1, "all", 3e-3): (0.68, 0.70),
+    (1, "all", 1e-2): (0.30, 0.76),
+    (4, "all", 1e-3): (0.71, 0.73),
+    (4, "all", 3e-3): (0.70, 0.72),
+    (4, "all", 1e-2): (0.50, 0.50),
+    (1, "mlp", 3e-3): (0.66, 0.66),
+    (1, "attn", 3e-3): (0.50, 0.52),
+}
+
+
+def _write_run(d: Path, rank, targets, lr, seed, final, steps=STEPS, finished=True) -> None:
+    d.mkdir(parents=True)
+    lora = {"rank": rank, "alpha": 32} | ({} if rank == "full" else {"targets": targets})
+    cfg = {
+        "seed": seed,
+        "lora": lora,
+        "optimizer": {"lr": lr},
+        "data": {"prompts_per_step": 8, "group_size": 8},
+        "schedule": {"steps": steps},
+    }
+    (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+    params = PARAMS[(rank, targets)]
+    (d / "manifest.json").write_text(
+        json.dumps(
+            {
+                "seed": seed,
+                "world_size": 1,
+                "trainable_params": params,
+                "total_params": 500_000,
+                "versions": {},
+            }
+        )
+    )
+    rows = [{"step": 0, "eval/pass1": 0.2}]
+    for t in range(1, steps + 1):
+        r = 0.2 + (final - 0.2) * t / steps
+        if t == steps - 1:
+            r = final - 0.01
+        if t == steps:
+            r = final + 0.01
+        row = {
+            "step": t,
+            "episodes": t * EPISODES_PER_STEP,
+            "reward/mean": r,
+            "reward/zero_signal_frac": 0.5,
+            "time/step_s": STEP_S[rank],
+            "memory/peak_mb": PEAK_MB[rank],
+        }
+        if t in (10, steps):
+            # the trainer's time/step_s includes the eval; the report takes it off
+            row |= {"eval/pass1": final - 0.1, "time/eval_s": 30.0}
+            row["time/step_s"] += 30.0
+        rows.append(row)
+    (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (d / "checkpoints").mkdir()
+    if finished:
+        (d / "summary.json").write_text(
+            json.dumps(
+                {
+                    "run_dir": str(d),
+                    "steps": steps,
+                    "eval_pass1_start": 0.2,
+                    "eval_pass1_end": final - 0.1,
+                    "wall_s": 60.0,
+                    "trainable_params": params,
+                    "episodes": steps * EPISODES_PER_STEP,
+                }
+            )
+        )
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("runs")
+    i = 0
+    for (rank, targets, lr), finals in FINALS.items():
+        for seed, final in enumerate(finals):
+            # names say nothing: the report must group by config.yaml
+            _write_run(root / f"run-{i:02d}", rank, targets, lr, seed, final)
+            i += 1
+    # a crashed run with a great reward: unfinished, so it must not count
+    _write_run(root / "run-crashed", 1, "all", 3e-2, 0, 0.99, finished=False)
+    (root / "logs").mkdir()  # a sweep's log folder, no config.yaml: ignored
+    # a finished run whose config.yaml is not a valid config: listed with the field, not used
+    _write_run(root / "run-badconfig", 1, "all", 1e-3, 0, 0.99)
+    cfg = yaml.safe_load((root / "run-badconfig" / "config.yaml").read_text())
+    cfg["lora"]["rank"] = 0
+    (root / "run-badconfig" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return root
+
+
+@pytest.fixture(scope="module")
+def written(runs_dir, tmp_path_factory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("report")
+    path = report.write_report(runs_dir, out)
+    return out, path.read_text()
+
+
+def test_final_reward_is_mean_of_last_10_percent(tmp_path):
+    _write_run(tmp_path / "a", 1, "all", 1e-3, 0, 0.6, steps=30)  # last 3 steps: 28, 29, 30
+    run = report.read_run(tmp_path / "a")
+    assert run.rank == 1 and run.targets == "all" and run.lr == 1e-3
+    # step 28: 0.2 + 0.4 * 28/30, step 29: 0.59, step 30: 0.61
+    assert report.final_reward(run) == pytest.approx((0.2 + 0.4 * 28 / 30 + 0.59 + 0.61) / 3)
+    del run.rows[29]["reward/mean"]  # a missing key is absent, not zero
+    assert report.final_reward(run) == pytest.approx((0.2 + 0.4 * 28 / 30 + 0.61) / 2)
+    assert report.final_pass1(run) == pytest.approx(0.5)
+
+
+def test_best_over_lr_is_argmax_of_seed_mean(runs_dir):
+    finished, unfinished, unreadable = report.load_runs(runs_dir)
+    assert len(finished) == 22 and [p.name for p in unfinished] == ["run-crashed"]
+    assert [(p.name, why) for p, why in unreadable] == [
+        ("run-badconfig", "lora.rank: must be >= 1 or 'full' (got 0)")
+    ]
+    arms = report.group_arms(finished)
+    assert list(arms) == [(1, "all"), (1, "attn"), (1, "mlp"), (4, "all"), ("full", None)]
+    best = {k: a.best for k, a in arms.items()}
+    assert best[("full", None)].lr == 3e-4
+    assert best[(1, "all")].lr == 3e-3  # not 1e-2, where the single best seed is
+    assert best[(4, "all")].lr == 1e-3
+    assert best[(1, "all")].reward[0] == pytest.approx(0.69)
+    assert best[(1, "all")].reward[1] == pytest.approx(0.0141421, abs=1e-6)
+    assert best[("full", None)].reward[1] == pytest.approx(0.0282843, abs=1e-6)
+    assert arms[(4, "all")].best_at_edge and not arms[(1, "all")].best_at_edge
+
+
+def test_report_tables_hold_the_hand_worked_numbers(written):
+    _, md = written
+    # (d) per-rank table: params, best LR, best final reward ± sd, pass@1, ratio to FullFT's best LR
+    assert "| 1 | all | 5,900 | 3e-03 | 0.690 ± 0.014 | 0.590 ± 0.014 | 10 | 0,1 |" in md
+    assert (
+        "| 4 | all | 23,600 | 1e-03 (grid edge) | 0.720 ± 0.014 | 0.620 ± 0.014 | 3.33 | 0,1 |"
+        in md
+    )
+    assert (
+        "| full | - | 500,000 | 3e-04 | 0.720 ± 0.028 | 0.620 ± 0.028 | 1 (reference) | 0,1 |" in md
+    )
+    # (c) targets at rank 1 (mlp and attn ran at one LR: flagged)
+    assert "| 1 | mlp | 3,700 | 3e-03 (only LR) | 0.660 ± 0.000 |" in md
+    assert "| 1 | attn | 2,200 | 3e-03 (only LR) | 0.510 ± 0.014 |" in md
+    # verdicts, with their numbers
+    assert "LoRA r=1 (all) vs FullFT, best final reward 0.690 vs 0.720 (gap -0.030)" in md
+    assert "**agrees** (the study: rank-1 LoRA matches FullFT in RL): within ±0.042" in md
+    assert "3e-03 / 3e-04 = 10x" in md and "1e-03 / 3e-04 = 3.33x" in md
+    assert "best final reward all 0.690, attn 0.510, mlp 0.660: **agrees**" in md
+    # (e) capacity: 20 steps x 64 = 1,280 episodes = 1,280 bits; half the groups carry no signal
+    assert "| 1,280 | 1,280 | 640 | 5,900 | 0.217 |" in md
+    assert "1 bit" in md and "episodes x 1 bit" in md
+    # (f) cost: train step time without the 30 s evals
+    assert "| LoRA r=1 (all) | 1.000 | 0.50x | 500 | 0.62x |" in md
+    assert "| FullFT | 2.000 | 1.00x | 800 | 1.00x |" in md
+    # the crashed run is listed, not used
+    assert "`run-crashed`" in md and "0.990" not in md and "3e-02" not in md
+    assert "not a valid config: `run-badconfig` (lora.rank: must be >= 1" in md
+
+
+def test_figures_exist_and_are_linked(written):
+    out, md = written
+    for name in (
+        "fig_lr.png",
+        "fig_curves.png",
+        "fig_targets.png",
+        "fig_capacity.png",
+        "fig_cost.png",
+    ):
+        path = out / name
+        assert path.exists() and path.stat().st_size > 10_000, name
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({name})" in md
+
+
+def test_disagreement_is_said_with_its_size(tmp_path):
+    _write_run(tmp_path / "a", "full", None, 1e-4, 0, 0.80)
+    _write_run(tmp_path / "b", 1, "all", 1e-3, 0, 0.70)
+    md = report.write_report(tmp_path, tmp_path / "out").read_text()
+    assert (
+        "**does not agree** (the study: rank-1 LoRA matches FullFT in RL): LoRA ends 0.100 below"
+        in md
+    )
+    # one seed and one LR each: said, not passed off as a finding
+    assert "Seeds: 1 vs 1; a single seed gives no spread" in md
+    assert "Best LR ratio, LoRA r=1 (all): **not measured**: it ran at 1 LR(s)" in md
+    assert "| 1 | all | 5,900 | 1e-03 (only LR) |" in md
+
+
+def test_short_run_lists_each_step_once(tmp_path):
+    """(e) over steps shows the quarters of the run; 3 steps have three, not four."""
+    _write_run(tmp_path / "a", "full", None, 1e-4, 0, 0.50, steps=3)
+    _write_run(tmp_path / "b", 1, "all", 1e-3, 0, 0.50, steps=3)
+    md = report.write_report(tmp_path, tmp_path / "out").read_text()
+    steps = [
+        line.split(" | ")[2]
+        for line in md.splitlines()
+        if line.startswith("| LoRA r=1 (all) | 1e-03 |")
+    ]
+    assert steps == ["1", "2", "3"]
+
+
+def test_main_errors_on_empty_dir(tmp_path, capsys):
+    assert report.main([str(tmp_path)]) == 2
+    assert "no finished runs" in capsys.readouterr().err
+
+
+def test_sweep_then_report_end_to_end(tmp_path, monkeypatch):
+    """The fake trainer's optimum is known: LR 1e-3 for LoRA, 1e-4 for FullFT (tests/fake_train.py)."""
+    monkeypatch.delenv("FAKE_TRAIN_CRASH", raising=False)
+    base = tmp_path / "base.yaml"
+    base.write_text(
+        yaml.safe_dump(
+            {
+                "lora": {"rank": 1},
+                "optimizer": {"lr": 1e-3},
+                "data": {"prompts_per_step": 4, "group_size": 4},
+                "schedule": {"steps": 10},
+            }
+        )
+    )
+    spec = sweep.SweepFile.model_validate(
+        {
+            "base": str(base),
+            "out_dir": str(tmp_path / "runs"),
+            "ranks": [1, "full"],
+            "lr_grid": {"full_centre": 1e-4, "points_per_decade": 1, "count": 3},
+            "seeds": [0, 1],
+        }
+    )
+    fake = [sys.executable, str(REPO / "tests" / "fake_train.py")]
+    console = Console(quiet=True)
+    outcomes = sweep.run_sweep(spec, parallel=2, train_cmd=fake, console=console, poll_s=0.02)
+    assert {o.status for o in outcomes} == {"finished"} and len(outcomes) == 12
+    md = report.write_report(tmp_path / "runs").read_text()
+    assert "| 1 | all | 5,900 | 1e-03 |" in md and "| full | - | 500,000 | 1e-04 |" in md
+    assert "1e-03 / 1e-04 = 10x" in md
