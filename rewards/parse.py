@@ -610,16 +610,20 @@ class _Parser:
             return self.atom()
         raise ParseError("expected an argument")
 
+    def items(self, items: list, *separators: str) -> list:
+        """More ``separator``-separated relations after the first, at most ``MAX_ITEMS``."""
+        while self.is_(*separators):
+            self.next()
+            items.append(self.relation())
+            if len(items) > MAX_ITEMS:
+                raise ParseError("too many items")
+        return items
+
     def group(self):
         """After ``{``: a braced group; with commas it is a set."""
         self.enter()
         try:
-            items = [self.relation()]
-            while self.is_(","):
-                self.next()
-                items.append(self.relation())
-                if len(items) > MAX_ITEMS:
-                    raise ParseError("too many items")
+            items = self.items([self.relation()], ",")
             self.expect("}")
             return items[0] if len(items) == 1 else Seq("set", tuple(items))
         finally:
@@ -628,16 +632,10 @@ class _Parser:
     def braced_set(self):
         self.enter()
         try:
-            items = []
             if self.is_(r"\}"):
                 self.next()
                 return Seq("set", ())
-            items.append(self.relation())
-            while self.is_(",", ";"):
-                self.next()
-                items.append(self.relation())
-                if len(items) > MAX_ITEMS:
-                    raise ParseError("too many items")
+            items = self.items([self.relation()], ",", ";")
             self.expect(r"\}")
             return Seq("set", tuple(items))
         finally:
@@ -646,12 +644,7 @@ class _Parser:
     def bracketed(self, opener: str):
         self.enter()
         try:
-            items = [self.relation()]
-            while self.is_(","):
-                self.next()
-                items.append(self.relation())
-                if len(items) > MAX_ITEMS:
-                    raise ParseError("too many items")
+            items = self.items([self.relation()], ",")
             closer = self.next().text
             if closer not in (")", "]"):
                 raise ParseError("unclosed bracket")
