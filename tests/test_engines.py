@@ -142,6 +142,14 @@ def test_adapter_names_that_fit_no_module_are_a_clear_error(engine, tiny_path):
         engine.load_adapter(bad, version=501, lora_config=policy.lora_config)
 
 
+def test_served_rank_is_the_next_capacity_vllm_accepts():
+    from grpo_lora.engines.vllm import served_rank
+
+    assert [served_rank(r) for r in (1, 2, 4, 8, 9, 16, 64, 300)] == [1, 8, 8, 8, 16, 16, 64, 320]
+    with pytest.raises(EngineError, match="exceeds vLLM's largest"):
+        served_rank(1024)
+
+
 @pytest.mark.parametrize("kind", ["vllm", "hf"])
 def test_missing_model_directory_is_a_clear_error(kind, tmp_path):
     with pytest.raises(EngineError, match="does not exist"):

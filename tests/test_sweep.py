@@ -68,12 +68,12 @@ def test_study_tiny_expands_to_36_named_points(monkeypatch):
     full = next(p for p in points if p.name == "full-lr2e-04-s0")
     assert "lora.rank=full" in full.overrides
     assert not any(o.startswith("lora.targets") for o in full.overrides)
-    # the budget in the file's header: 80 steps, evals at start and end, 128 problems x 4 samples
+    # the budget in the file header: 60 steps, evals at start and end, 128 problems x 4 samples
     cfg = sweep.point_configs(spec, [full])[full.name]
-    assert (cfg.schedule.steps, cfg.data.prompts_per_step, cfg.data.group_size) == (80, 16, 8)
+    assert (cfg.schedule.steps, cfg.data.prompts_per_step, cfg.data.group_size) == (60, 16, 8)
     assert sweep.n_evals(cfg) == 2 and (cfg.data.heldout_size, cfg.logging.eval_k) == (128, 4)
     header = (REPO / "recipes" / "study_tiny.yaml").read_text()
-    assert "grpo-lora sweep recipes/study_tiny.yaml --parallel 2 " in header
+    assert "grpo-lora sweep recipes/study_tiny.yaml " in header
 
 
 def test_log_grid_centres_lora_at_10x_fullft(tmp_path):

@@ -53,9 +53,17 @@ def untimed(rows):
     return [{k: v for k, v in r.items() if not k.startswith(TIMING)} for r in rows]
 
 
-@pytest.mark.parametrize("recipe", ["tiny_lora_r1.yaml", "tiny_fullft.yaml"])
-def test_recipe_smoke_two_steps(tmp_path, tiny_path, recipe):
-    proc = run_train(recipe, tmp_path / "run", "schedule.steps=2")
+@pytest.mark.parametrize(
+    ("recipe", "extra"),
+    [
+        ("tiny_lora_r1.yaml", []),
+        ("tiny_fullft.yaml", []),
+        # vLLM accepts only some max_lora_rank values (1, 8, 16, ...): rank 4 is served in 8
+        ("tiny_lora_r1.yaml", ["lora.rank=4"]),
+    ],
+)
+def test_recipe_smoke_two_steps(tmp_path, tiny_path, recipe, extra):
+    proc = run_train(recipe, tmp_path / "run", "schedule.steps=2", *extra)
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert {"run_dir", "steps", "eval_pass1_start", "eval_pass1_end", "wall_s"} <= set(summary)
     assert summary["steps"] == 2
@@ -180,3 +188,77 @@ def test_existing_run_dir_needs_resume(tmp_path, tiny_path):
     (run_dir / "metrics.jsonl").write_text('{"step": 0}\n')
     proc = run_train("tiny_lora_r1.yaml", run_dir, "schedule.steps=1", check=False)
     assert proc.returncode == 2 and "already holds a run" in proc.stderr
+
+
+def test_a_nonfinite_loss_skips_the_update(tiny_path):
+    """A NaN loss never reaches the weights, and the step says so (``loss/nonfinite``)."""
+    import torch
+    from accelerate import Accelerator
+
+    from grpo_lora.config import load_config
+    from grpo_lora.engines import Rollout
+    from grpo_lora.losses import LossConfig, is_pg
+    from grpo_lora.policy import load_policy
+    from grpo_lora.trainer import _update
+
+    cfg = load_config(None, ["optimizer.updates_per_batch=2", "optimizer.micro_batches=2"])
+    policy = load_policy(tiny_path, rank=1)
+    optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=1e-2)
+    rollouts = [Rollout([5, 6, 7], [8, 9], [-1.0, -1.0], "stop", "") for _ in range(4)]
+    adv = torch.tensor([1.0, -1.0, 0.5, -0.5])
+    before = [p.detach().clone() for p in policy.trainable_parameters()]
+
+    def nan_loss(logp, sampler_logp, adv_N, mask, loss_cfg):
+        loss, stats = is_pg(logp, sampler_logp, adv_N, mask, loss_cfg)
+        return loss * float("nan"), stats
+
+    stats = _update(
+        cfg,
+        policy.model,
+        None,
+        optimizer,
+        rollouts,
+        adv,
+        nan_loss,
+        LossConfig(),
+        0,
+        Accelerator(cpu=True),
+    )
+    assert stats["loss/nonfinite"] == 2  # both updates skipped
+    assert all(torch.equal(a, b) for a, b in zip(before, policy.trainable_parameters()))
+
+    stats = _update(
+        cfg,
+        policy.model,
+        None,
+        optimizer,
+        rollouts,
+        adv,
+        is_pg,
+        LossConfig(),
+        0,
+        Accelerator(cpu=True),
+    )
+    assert stats["loss/nonfinite"] == 0
+    assert not all(torch.equal(a, b) for a, b in zip(before, policy.trainable_parameters()))
+
+
+def test_every_algorithm_option_runs_one_step(tmp_path, tiny_path):
+    """The non-default paths of the step: PPO clip with KL to the initial policy, GRPO advantages,
+    gradient accumulation, several updates per batch, warmup + cosine."""
+    run_train(
+        "tiny_lora_r1.yaml",
+        tmp_path / "run",
+        "schedule.steps=2",
+        "algorithm.loss.kind=ppo",
+        "algorithm.loss.kl_beta=0.05",
+        "algorithm.advantage=grpo",
+        "optimizer.micro_batches=2",
+        "optimizer.updates_per_batch=2",
+        "schedule.warmup_steps=1",
+        "schedule.decay=cosine",
+    )
+    rows = read_metrics(tmp_path / "run")
+    assert rows[-1]["loss/kl"] is not None and rows[-1]["loss/nonfinite"] == 0
+    assert rows[1]["optim/lr"] == pytest.approx(1e-3)  # warmup over: the full LR
+    assert rows[2]["optim/lr"] < 1e-3  # cosine decay

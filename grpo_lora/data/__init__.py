@@ -8,7 +8,20 @@ __all__ = ["DATASETS", "Problem", "ProblemSet", "load_problems"]
 
 
 def load_problems(data, tokenizer=None) -> ProblemSet:
-    """Build the problem set a config's ``data`` section names."""
+    """Build the problem set a config's ``data`` section names. Every gold is checked against its
+    grader first: a bad one stops the run here, naming the problem, not hours later mid-step."""
+    import rewards
+
+    problems = _build(data, tokenizer)
+    for p in problems.train + problems.heldout:
+        try:
+            rewards.check_gold(p.gold, p.dataset)
+        except rewards.GoldError as e:
+            raise ValueError(f"data: problem {p.id}: {e}") from None
+    return problems
+
+
+def _build(data, tokenizer) -> ProblemSet:
     if data.name == "tiny-arith":
         return tiny_arith(n_heldout=data.heldout_size)
     if data.name == "jsonl":

