@@ -31,8 +31,8 @@ TIMING = ("time/", "perf/", "memory/")
 pytestmark = pytest.mark.slow
 
 
-def run_train(recipe, run_dir, *overrides, resume=False, check=True, env=None):
-    cmd = [
+def train_args(recipe, run_dir, *overrides, resume=False):
+    return [
         sys.executable,
         "-m",
         "grpo_lora.train",
@@ -41,9 +41,11 @@ def run_train(recipe, run_dir, *overrides, resume=False, check=True, env=None):
         *FAST,
         *overrides,
     ] + (["--resume"] if resume else [])
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=ROOT, env=env or os.environ.copy(), timeout=600
-    )
+
+
+def run_train(recipe, run_dir, *overrides, resume=False, check=True):
+    cmd = train_args(recipe, run_dir, *overrides, resume=resume)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
@@ -105,17 +107,8 @@ def test_resume_is_exact(tmp_path, straight_run):
 
 def test_sigkill_mid_step_then_resume(tmp_path, straight_run):
     run_dir = tmp_path / "run"
-    args = [
-        sys.executable,
-        "-m",
-        "grpo_lora.train",
-        str(ROOT / "recipes" / "tiny_lora_r1.yaml"),
-        f"run_dir={run_dir}",
-        *FAST,
-        "schedule.steps=4",
-        "checkpoint.every=2",
-        "logging.eval_every=2",
-    ]
+    common = ("schedule.steps=4", "checkpoint.every=2", "logging.eval_every=2")
+    args = train_args("tiny_lora_r1.yaml", run_dir, *common)
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     latest = run_dir / "checkpoints" / "latest"
     deadline = time.time() + 300
@@ -126,14 +119,7 @@ def test_sigkill_mid_step_then_resume(tmp_path, straight_run):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert not (run_dir / "summary.json").exists()
-    run_train(
-        "tiny_lora_r1.yaml",
-        run_dir,
-        "schedule.steps=4",
-        "checkpoint.every=2",
-        "logging.eval_every=2",
-        resume=True,
-    )
+    run_train("tiny_lora_r1.yaml", run_dir, *common, resume=True)
     assert untimed(read_metrics(run_dir)) == straight_run
 
 
