@@ -198,33 +198,15 @@ def test_a_nonfinite_loss_skips_the_update(tiny_path):
         loss, stats = is_pg(logp, sampler_logp, adv_N, mask, loss_cfg)
         return loss * float("nan"), stats
 
-    stats = _update(
-        cfg,
-        policy.model,
-        None,
-        optimizer,
-        rollouts,
-        adv,
-        nan_loss,
-        LossConfig(),
-        0,
-        Accelerator(cpu=True),
-    )
+    def update(loss_fn):
+        args = (rollouts, adv, loss_fn, LossConfig(), 0, Accelerator(cpu=True))
+        return _update(cfg, policy.model, None, optimizer, *args)
+
+    stats = update(nan_loss)
     assert stats["loss/nonfinite"] == 2  # both updates skipped
     assert all(torch.equal(a, b) for a, b in zip(before, policy.trainable_parameters()))
 
-    stats = _update(
-        cfg,
-        policy.model,
-        None,
-        optimizer,
-        rollouts,
-        adv,
-        is_pg,
-        LossConfig(),
-        0,
-        Accelerator(cpu=True),
-    )
+    stats = update(is_pg)
     assert stats["loss/nonfinite"] == 0
     assert not all(torch.equal(a, b) for a, b in zip(before, policy.trainable_parameters()))
 
