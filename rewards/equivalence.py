@@ -1,13 +1,16 @@
 """Is a parsed answer equivalent to a parsed gold?
 
-Scalars: exact rational comparison first (``0.38`` is not ``3/8``); a decimal against an irrational
-or non-terminating gold within a tight relative tolerance (:data:`APPROX_RTOL`); exact expressions
-by structure, then by numeric evaluation at 30 digits (:data:`EXACT_RTOL`); expressions with free
+Scalars: exact rational comparison first (``0.38`` is not ``3/8``); a decimal against a value with
+no finite decimal form by the precision policy of :mod:`rewards.precision`; exact expressions by
+structure, then by numeric evaluation at 30 digits (:data:`EXACT_RTOL`); expressions with free
 symbols by probing them at fixed, irregular points (no unbounded ``simplify``).
 
 Containers: sets and bare lists (roots) in any order, as multisets; tuples, points and matrices in
-order; intervals with their open/closed ends; ``x = 3`` against ``3``; equations up to a constant
-factor; one-variable inequalities as intervals; ``x \\in S`` as ``S``. A percent on one side only is
+order; intervals with their open/closed ends; ratios up to a common factor (``5:12`` = ``10:24`` =
+``5/12``). Relations (:mod:`rewards.relations`): ``x = 3``, ``(a, b) = (4, 1)``, ``|PQ| = 2`` against
+their value; a chain ``y = 2+3+3 = 8`` as its last member; ``y = 2/7 \\approx 0.29`` as its exact
+member; equations up to a constant factor; inequalities in one unknown as intervals (``-t > -2`` is
+``t < 2``; ``2 \\le |w| \\le 5`` is a union); ``x \\in S`` as ``S``. A percent on one side only is
 tried both as written and scaled by 100.
 
 >>> from rewards.parse import parse
@@ -21,13 +24,17 @@ False
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import mpmath
 import sympy as sp
 
+from rewards import precision
+from rewards.relations import FLIP, canonical, is_name
 from rewards.values import Interval, Matrix, Parsed, Relation, Seq, Text, Union
 
 EXACT_RTOL = 1e-12  # two exact forms of the same number (evaluated at 30 digits)
-APPROX_RTOL = 1e-6  # a decimal answer against an irrational / non-terminating exact value
+APPROX_RTOL = precision.COMPUTED_RTOL  # a computed decimal against a value with no finite form
 ZERO_ATOL = 1e-28  # both sides below this (at 30 digits) count as zero
 N_PROBES = 5
 
@@ -50,14 +57,26 @@ _PROBE_VALUES = [
 ]
 
 
+@dataclass(frozen=True)
+class _Tol:
+    """How close is equal: ``rtol`` for computed values; ``decimals`` maps each decimal literal of
+    either side to ``(places, significant digits)`` for :func:`rewards.precision.matches`."""
+
+    rtol: float
+    approx: bool
+    decimals: dict = field(default_factory=dict)
+
+
 def equivalent(gold: Parsed, answer: Parsed) -> bool:
     """True when ``answer`` is the same mathematical answer as ``gold``."""
-    rtol = APPROX_RTOL if (gold.approx or answer.approx) else EXACT_RTOL
+    approx = gold.approx or answer.approx
+    decimals = {v: (places, sig) for v, places, sig in (*gold.decimals, *answer.decimals)}
+    tol = _Tol(APPROX_RTOL if approx else EXACT_RTOL, approx, decimals)
     candidates = [answer.value]
     if answer.percent != gold.percent and _is_scalar(answer.value):
         scale = sp.Rational(1, 100) if answer.percent else sp.Integer(100)
         candidates.append(answer.value * scale)
-    return any(_eq(gold.value, a, rtol, gold.approx or answer.approx) for a in candidates)
+    return any(_eq(gold.value, a, tol) for a in candidates)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -67,143 +86,91 @@ def _is_scalar(v) -> bool:
     return isinstance(v, sp.Basic)
 
 
-def _is_name(v) -> bool:
-    """A left-hand side that names what the answer is: ``x``, ``f(x)`` (parsed f*x), ``a_1``."""
-    if isinstance(v, sp.Symbol):
-        return True
-    return isinstance(v, sp.Mul) and all(isinstance(a, sp.Symbol) for a in v.args)
-
-
-def _eq(g, a, rtol: float, approx: bool) -> bool:
-    g, a = _canonical(g), _canonical(a)
+def _eq(g, a, tol: _Tol) -> bool:
+    g, a = canonical(g), canonical(a)
     if isinstance(g, Text) or isinstance(a, Text):
         return isinstance(g, Text) and isinstance(a, Text) and g.text == a.text
     if isinstance(g, Relation) or isinstance(a, Relation):
-        return _eq_relation(g, a, rtol, approx)
+        return _eq_relation(g, a, tol)
     if _is_scalar(g) and _is_scalar(a):
-        return _eq_scalar(g, a, rtol, approx)
+        return _eq_scalar(g, a, tol)
+    if _is_ratio(g) or _is_ratio(a):
+        return _eq_ratio(g, a, tol)
     if isinstance(g, Matrix) or isinstance(a, Matrix):
-        return _eq_matrix(g, a, rtol, approx)
+        return _eq_matrix(g, a, tol)
     if isinstance(g, (Interval, Union)) or isinstance(a, (Interval, Union)):
-        return _eq_sets(g, a, rtol, approx)
+        return _eq_sets(g, a, tol)
     if isinstance(g, Seq) or isinstance(a, Seq):
-        return _eq_seq(g, a, rtol, approx)
+        return _eq_seq(g, a, tol)
     return False
 
 
-def _canonical(v):
-    """``x \\in S`` -> ``S``; inequalities in one variable -> intervals; a singleton set -> its item."""
-    if isinstance(v, Relation) and v.ops == ("in",):
-        return _canonical(v.parts[1])
-    if isinstance(v, Relation):
-        iv = _relation_interval(v)
-        if iv is not None:
-            return iv
-    if isinstance(v, Seq) and v.kind == "list" and v.items:
-        ivs = [_relation_interval(i) if isinstance(i, Relation) else None for i in v.items]
-        if all(iv is not None for iv in ivs) and len({_rel_symbol(i) for i in v.items}) == 1:
-            return Union(tuple(ivs))
-    if isinstance(v, Seq) and v.kind in ("set", "list") and len(v.items) == 1:
-        return _canonical(v.items[0])
-    if isinstance(v, Union) and len(v.parts) == 1:
-        return _canonical(v.parts[0])
-    return v
-
-
-def _rel_symbol(r: Relation):
-    syms = [p for p in r.parts if isinstance(p, sp.Symbol)]
-    return syms[0] if len(syms) == 1 else None
-
-
-_FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
-
-
-def _relation_interval(r: Relation):
-    """``1 < x <= 3`` -> ``(1, 3]``; ``x > 2`` -> ``(2, oo)``; None when not of that form."""
-    if not r.ops or any(op not in _FLIP for op in r.ops):
-        return None
-    if not all(_is_scalar(p) for p in r.parts):
-        return None
-    syms = [i for i, p in enumerate(r.parts) if isinstance(p, sp.Symbol)]
-    if len(syms) != 1:
-        return None
-    k = syms[0]
-    others = [p for i, p in enumerate(r.parts) if i != k]
-    if any(p.free_symbols or not p.is_number for p in others):
-        return None
-    parts, ops = list(r.parts), list(r.ops)
-    if len(parts) == 2:
-        if k == 0:  # x op c
-            op, c = ops[0], parts[1]
-        else:  # c op x  ->  x flip(op) c
-            op, c = _FLIP[ops[0]], parts[0]
-        if op in ("<", "<="):
-            return Interval(-sp.oo, c, True, op == "<" or c == sp.oo)
-        return Interval(c, sp.oo, op == ">" or c == -sp.oo, True)
-    if len(parts) == 3 and k == 1:
-        if all(o in ("<", "<=") for o in ops):
-            return Interval(parts[0], parts[2], ops[0] == "<", ops[1] == "<")
-        if all(o in (">", ">=") for o in ops):
-            return Interval(parts[2], parts[0], ops[1] == ">", ops[0] == ">")
-    return None
-
-
-def _eq_relation(g, a, rtol, approx) -> bool:
+def _eq_relation(g, a, tol) -> bool:
     if isinstance(g, Relation) and isinstance(a, Relation):
         if g.ops == a.ops == ("=",):
-            return _eq_equation(g, a, rtol, approx)
+            return _eq_equation(g, a, tol)
         if len(g.parts) == len(a.parts):
-            if g.ops == a.ops and all(_eq(x, y, rtol, approx) for x, y in zip(g.parts, a.parts)):
+            if g.ops == a.ops and all(_eq(x, y, tol) for x, y in zip(g.parts, a.parts)):
                 return True
-            flipped = tuple(_FLIP.get(o, o) for o in reversed(a.ops))
-            if g.ops == flipped and all(
-                _eq(x, y, rtol, approx) for x, y in zip(g.parts, reversed(a.parts))
-            ):
+            flipped = tuple(FLIP.get(o, o) for o in reversed(a.ops))
+            if g.ops == flipped and all(_eq(x, y, tol) for x, y in zip(g.parts, reversed(a.parts))):
                 return True
         return False
     rel, other = (g, a) if isinstance(g, Relation) else (a, g)
-    if rel.ops == ("=",) and _is_name(rel.parts[0]):
-        return (
-            _eq(rel.parts[1], other, rtol, approx)
-            if rel is g
-            else _eq(other, rel.parts[1], rtol, approx)
-        )
+    if rel.ops == ("=",) and is_name(rel.parts[0]):
+        return _eq(rel.parts[1], other, tol) if rel is g else _eq(other, rel.parts[1], tol)
     return False
 
 
-def _eq_equation(g: Relation, a: Relation, rtol, approx) -> bool:
+def _eq_equation(g: Relation, a: Relation, tol) -> bool:
     (gl, gr), (al, ar) = g.parts, a.parts
     if not all(_is_scalar(p) for p in (gl, gr, al, ar)):
-        return bool(_eq(gl, al, rtol, approx) and _eq(gr, ar, rtol, approx))
-    if _is_name(gl) and _is_name(al) and gl == al:
-        return _eq(gr, ar, rtol, approx)
-    if _is_name(gl) and _is_name(ar) and gl == ar:
-        return _eq(gr, al, rtol, approx)
+        return bool(_eq(gl, al, tol) and _eq(gr, ar, tol))
+    if is_name(gl) and is_name(al) and gl == al:
+        return _eq(gr, ar, tol)
+    if is_name(gl) and is_name(ar) and gl == ar:
+        return _eq(gr, al, tol)
     dg, da = gl - gr, al - ar
     free = dg.free_symbols | da.free_symbols
     if not free:
-        return (_eq_scalar(gl, al, rtol, approx) and _eq_scalar(gr, ar, rtol, approx)) or (
-            _eq_scalar(gl, ar, rtol, approx) and _eq_scalar(gr, al, rtol, approx)
+        return (_eq_scalar(gl, al, tol) and _eq_scalar(gr, ar, tol)) or (
+            _eq_scalar(gl, ar, tol) and _eq_scalar(gr, al, tol)
         )
-    return _proportional(dg, da, free, rtol)
+    return _proportional(dg, da, free, tol.rtol)
 
 
-def _eq_scalar(g, a, rtol, approx) -> bool:
+def _eq_scalar(g, a, tol) -> bool:
     if g == a:
         return True
     if g.has(sp.oo, -sp.oo, sp.zoo, sp.nan) or a.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
         return False
     free = g.free_symbols | a.free_symbols
-    if not free:
-        if g.is_Rational and a.is_Rational:
-            # Exact unless a decimal approximates a value with no finite decimal form (1/3).
-            return (
-                approx
-                and (_non_terminating(g) or _non_terminating(a))
-                and _close(_value(g, {}), _value(a, {}), APPROX_RTOL)
-            )
-        return _close(_value(g, {}), _value(a, {}), rtol)
-    return _probe_equal(g, a, free, rtol)
+    if free:
+        return _probe_equal(g, a, free, tol.rtol)
+    if tol.approx:
+        written = _decimal_literal(g, a, tol)
+        if written is not None:
+            return written
+    if g.is_Rational and a.is_Rational:  # exact, unless a computed decimal meets a 1/3
+        return (
+            tol.approx
+            and (_non_terminating(g) or _non_terminating(a))
+            and _close(_value(g, {}), _value(a, {}), tol.rtol)
+        )
+    return _close(_value(g, {}), _value(a, {}), tol.rtol)
+
+
+def _decimal_literal(g, a, tol) -> bool | None:
+    """The precision policy when one side is a decimal as written; None when neither side is."""
+    for dec, exact in ((a, g), (g, a)):
+        info = tol.decimals.get(dec) if dec.is_Rational else None
+        if info is None:
+            continue
+        if exact.is_Rational and not _non_terminating(exact):
+            return False  # a value with a finite decimal form is written exactly or not at all
+        value = _value(exact, {})
+        return value is not None and precision.matches(value, dec, *info)
+    return None
 
 
 def _non_terminating(r) -> bool:
@@ -298,7 +265,7 @@ def _close(x, y, rtol) -> bool:
         return abs(x - y) <= rtol * max(abs(x), abs(y))
 
 
-def _eq_matrix(g, a, rtol, approx) -> bool:
+def _eq_matrix(g, a, tol) -> bool:
     def cells(v):
         if isinstance(v, Matrix):
             return v.rows
@@ -315,7 +282,7 @@ def _eq_matrix(g, a, rtol, approx) -> bool:
             return False
     if len(cg) != len(ca) or any(len(r) != len(s) for r, s in zip(cg, ca)):
         return False
-    return all(_eq_scalar(x, y, rtol, approx) for r, s in zip(cg, ca) for x, y in zip(r, s))
+    return all(_eq_scalar(x, y, tol) for r, s in zip(cg, ca) for x, y in zip(r, s))
 
 
 def _flat_vector(rows):
@@ -335,38 +302,56 @@ def _interval_of(v):
     return None
 
 
-def _eq_sets(g, a, rtol, approx) -> bool:
+def _eq_sets(g, a, tol) -> bool:
     gi, ai = _interval_of(g), _interval_of(a)
     if gi is not None and ai is not None:
         return (
             gi.lo_open == ai.lo_open
             and gi.hi_open == ai.hi_open
-            and _eq_end(gi.lo, ai.lo, rtol, approx)
-            and _eq_end(gi.hi, ai.hi, rtol, approx)
+            and _eq_end(gi.lo, ai.lo, tol)
+            and _eq_end(gi.hi, ai.hi, tol)
         )
     if isinstance(g, Union) and isinstance(a, Union):
-        return _multiset_eq(g.parts, a.parts, rtol, approx)
+        return _multiset_eq(g.parts, a.parts, tol)
     return False
 
 
-def _eq_end(x, y, rtol, approx) -> bool:
+def _is_ratio(v) -> bool:
+    return isinstance(v, Seq) and v.kind == "ratio"
+
+
+def _eq_ratio(g, a, tol) -> bool:
+    """``5:12`` = ``10:24`` = ``5/12``: each term over the first, compared as numbers."""
+
+    def terms(v):
+        if _is_ratio(v):
+            return v.items
+        return (v, sp.Integer(1)) if _is_scalar(v) else None
+
+    tg, ta = terms(g), terms(a)
+    if tg is None or ta is None or len(tg) != len(ta) or tg[0] == 0 or ta[0] == 0:
+        return False
+    return all(_eq_scalar(x / tg[0], y / ta[0], tol) for x, y in zip(tg[1:], ta[1:]))
+
+
+def _eq_end(x, y, tol) -> bool:
     if x in (sp.oo, -sp.oo) or y in (sp.oo, -sp.oo):
         return x == y
-    return _eq(x, y, rtol, approx)
+    return _eq(x, y, tol)
 
 
-def _eq_seq(g, a, rtol, approx) -> bool:
+def _eq_seq(g, a, tol) -> bool:
     if not (isinstance(g, Seq) and isinstance(a, Seq)):
         return False
     if len(g.items) != len(a.items):
         return False
     kinds = {g.kind, a.kind}
     if kinds <= {"set", "list"}:
-        return _multiset_eq(g.items, a.items, rtol, approx)
+        return _multiset_eq(g.items, a.items, tol)
     if "set" in kinds:  # a set is not an ordered tuple
         return False
     gi, ai = _ordered(g.items), _ordered(a.items)
-    return all(_eq(x, y, rtol, approx) for x, y in zip(gi, ai))
+    return all(_eq(x, y, tol) for x, y in zip(gi, ai))
 
 
 def _ordered(items):
@@ -381,13 +366,13 @@ def _ordered(items):
     return list(items)
 
 
-def _multiset_eq(gs, as_, rtol, approx) -> bool:
+def _multiset_eq(gs, as_, tol) -> bool:
     if len(gs) != len(as_):
         return False
     used = [False] * len(as_)
     for x in gs:
         for j, y in enumerate(as_):
-            if not used[j] and _eq(x, y, rtol, approx):
+            if not used[j] and _eq(x, y, tol):
                 used[j] = True
                 break
         else:

@@ -4,13 +4,19 @@ Completions are first cut where a base model starts a new problem (``\\nQuestion
 ``<|endoftext|>``...), so what it rambles on with after its answer cannot override the answer. Then,
 in order:
 
-1. GSM8K only: the first ``#### N`` line (the dataset's own answer format);
+1. GSM8K only: the last ``#### N`` line (the dataset's own answer format; a later one corrects an
+   earlier one);
 2. the first ``\\boxed{}`` after the last "final answer" phrase, else the last ``\\boxed{}``/``\\fbox{}``;
-3. the text after the last "final answer is", "the answer is" or "Answer:";
-4. the first ``#### N`` line (MATH, DeepMath);
+   outside GSM8K, boxes joined only by ``and``, commas, ``\\quad`` or ``x =`` form one list of
+   answers (``\\boxed{-2} \\quad \\text{and} \\quad \\boxed{1}``), while prose between two boxes is a
+   changed mind (the box it picked stands alone);
+3. the text after the last "final answer is", "the answer is" or "Answer:" (with a display
+   ``\\[...\\]`` on the lines after it);
+4. the last ``#### N`` line (MATH, DeepMath);
 5. the last bold span holding a number or LaTeX (``**19**``);
-6. the last inline math (``$...$``, ``\\(...\\)``, ``\\[...\\]``);
-7. the last number.
+6. the last inline or display math (``$...$``, ``\\(...\\)``, ``\\[...\\]``, across lines), unless a
+   number stated in a later sentence follows it;
+7. the last number (outside GSM8K a fraction ``2/3`` counts as one).
 
 Every scan is linear in the text (brace matching by hand; bounded regex windows on the tail).
 
@@ -47,12 +53,23 @@ _PHRASE_RE = re.compile(
     re.IGNORECASE,
 )
 _HASH_RE = re.compile(r"####[ \t]*([^\n]*)")
+_CONNECTOR_RE = re.compile(  # what may join boxes that together are one list of answers
+    r"(?:\s|\$|\\[()\[\]]|\\q?quad|\\[,;!]|[,;&]|\\\\|\\text\s*\{\s*(?:and|or|,)?\s*\}"
+    r"|\b(?:and|or)\b|[a-zA-Z](?:_\{?\w{1,3}\}?)?\s*=)*"
+)
+MAX_CONNECTOR_CHARS = 60
+_LIST_END_RE = re.compile(r"[\s\\\"'*_)]*(?:[.!?;]|\n|$)")
 _BOLD_RE = re.compile(r"\*\*([^*\n]{1,200})\*\*")
+# Inline math may run over lines (not over a blank line); ``\$`` inside it is a dollar sign.
 _INLINE_RE = re.compile(
-    r"\$\$([^$]{1,1000})\$\$|\$([^$\n]{1,500})\$|\\\(((?:(?!\\\)).){1,500})\\\)"
-    r"|\\\[((?:(?!\\\]).){1,1000})\\\]",
+    r"(?<!\\)\$\$([^$]{1,1000})\$\$|(?<!\\)\$((?:\\\$|[^$\n]|\n(?![ \t]*\n)){1,500})(?<!\\)\$"
+    r"|\\\(((?:(?!\\\)).){1,500})\\\)|\\\[((?:(?!\\\]).){1,1000})\\\]",
     re.DOTALL,
 )
+_COPULA_RE = re.compile(r"\s(?:is|are|equals|was|be)\s|=", re.IGNORECASE)
+_NEGATION_RE = re.compile(r"\b(?:not|no|never|cannot|isn't|aren't|neither|nor)\b", re.IGNORECASE)
+_FRACTION_RE = re.compile(r"(?<![\w/.])-?\d+\s?/\s?\d+(?![\w/]|\.\d)")
+_SENTENCE_BREAK_RE = re.compile(r"[.!?](?:\s|$)|\n\s*\n")
 _NUMBER_RE = re.compile(
     r"(?:(?<![\w)\]}.])-[ \t]?)?\$?[ \t]?(?<![A-Za-z])"
     r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d.,])|\d+(?:\.\d+)?|\.\d+)"
@@ -126,9 +143,9 @@ def _phrase_span(text: str, start: int) -> str | None:
     if box:
         return box[0][1].strip()
     line = lines[0]
-    m = _INLINE_RE.search(line)
+    m = _INLINE_RE.search(rest[:1500])  # "the answer is: \[ ... \]" may run over lines
     if m and m.start() <= 3:
-        return next(g for g in m.groups() if g is not None).strip()
+        return _maths_list(rest[:1500], m)
     cut = _SENTENCE_END_RE.search(line)
     if cut:
         line = line[: cut.start()]
@@ -136,17 +153,97 @@ def _phrase_span(text: str, start: int) -> str | None:
     return span or None
 
 
-def last_number(text: str) -> str | None:
+def last_number(text: str, fractions: bool = False) -> str | None:
     """The last number in the tail of ``text`` (after cutting a ramble)."""
-    return _last_number(cut_ramble(text))
+    found = _last_number(cut_ramble(text), fractions)
+    return found[0] if found else None
 
 
-def _last_number(text: str) -> str | None:
-    tail = text[-TAIL_CHARS:]
+def _last_number(text: str, fractions: bool = False) -> tuple[str, int] | None:
+    """``(number, start in text)``; with ``fractions``, ``2/3`` is one number."""
+    offset = max(0, len(text) - TAIL_CHARS)
+    tail = text[offset:]
     last = None
     for last in _NUMBER_RE.finditer(tail):  # noqa: B007
         pass
-    return last.group(0).replace("$", "").replace(" ", "") if last else None
+    if last is None:
+        return None
+    if fractions:
+        frac = None
+        for frac in _FRACTION_RE.finditer(tail, max(0, last.start() - 30)):  # noqa: B007
+            pass
+        if frac is not None and frac.end() == last.end():
+            return frac.group(0).replace(" ", ""), offset + frac.start()
+    return last.group(0).replace("$", "").replace(" ", ""), offset + last.start()
+
+
+def _last_hash(text: str) -> str | None:
+    """The last non-empty ``#### N`` line: a later one is a correction of an earlier one."""
+    found = None
+    for m in _HASH_RE.finditer(text):
+        if m.group(1).strip():
+            found = m
+    return _clean_span(found.group(1)) if found else None
+
+
+def _maths_list(text: str, m: re.Match) -> str:
+    """The math at ``m`` and those joined to it as a list (``$12$ and $13$`` -> ``12, 13``)."""
+    spans = [next(g for g in m.groups() if g is not None).strip()]
+    while len(spans) < MAX_BOXES:
+        nxt = _INLINE_RE.search(text, m.end())
+        if nxt is None or not _connected(text[m.end() : nxt.start()]):
+            break
+        spans.append(next(g for g in nxt.groups() if g is not None).strip())
+        m = nxt
+    if not _LIST_END_RE.match(text, m.end()):  # "$5$, and $x$ was ...": a sentence, not a list
+        return spans[0]
+    return ", ".join(spans)
+
+
+def _stated_after(text: str, final: re.Match) -> str | None:
+    """The answer a "final answer" phrase after the last box states, when it states maths."""
+    m = _PHRASE_RE.match(text, final.start())
+    span = _phrase_span(text, m.end() if m else final.end())
+    return span if span and re.search(r"[\d$\\]", span) else None
+
+
+def _connected(between: str) -> bool:
+    """True when only list punctuation separates two boxes (not a sentence: a changed mind)."""
+    return len(between) <= MAX_CONNECTOR_CHARS and _CONNECTOR_RE.fullmatch(between) is not None
+
+
+def _box_group(text: str, boxes: list[tuple[int, str]], pick: int) -> str:
+    """The picked box, joined with the boxes next to it that are connected to it as one list."""
+    lo = hi = pick
+    while lo > 0 and _connected(text[_box_end(text, boxes[lo - 1]) : boxes[lo][0]]):
+        lo -= 1
+    while hi + 1 < len(boxes) and _connected(text[_box_end(text, boxes[hi]) : boxes[hi + 1][0]]):
+        hi += 1
+    return ", ".join(_clean_span(b) for _, b in boxes[lo : hi + 1])
+
+
+def _box_end(text: str, box: tuple[int, str]) -> int:
+    """Where a box found by :func:`boxed` ends (its content is verbatim after the command)."""
+    start, content = box
+    m = _BOX_RE.match(text, start)
+    return m.end() + len(content) + (1 if m.group(1) else 0)
+
+
+def _math_or_number(text: str, bare: bool = True) -> tuple[str, str] | None:
+    """The last inline/display math, or the last number when a later sentence states one."""
+    offset = max(0, len(text) - TAIL_CHARS)
+    maths = list(_INLINE_RE.finditer(text[offset:]))
+    number = _last_number(text, fractions=True)
+    if maths:
+        m = maths[-1]
+        end = offset + m.end()
+        if number is None or number[1] < end or not _SENTENCE_BREAK_RE.search(text, end, number[1]):
+            g = next(x for x in m.groups() if x is not None)
+            return _clean_span(g), "math"
+    whole = text.strip()
+    if bare and whole and len(whole) <= 80 and "\n" not in whole:  # a bare answer: "\frac{10}{9}"
+        return _clean_span(whole), "whole"
+    return (number[0], "number") if number else None
 
 
 def completion_answer(completion: str, dataset: str) -> tuple[str, str] | None:
@@ -154,26 +251,31 @@ def completion_answer(completion: str, dataset: str) -> tuple[str, str] | None:
     bold math whole number`` (``whole``: a short one-line completion taken as the answer)."""
     text = cut_ramble(completion)
     if dataset == "gsm8k":
-        m = _HASH_RE.search(text)
-        if m and m.group(1).strip():
-            return _clean_span(m.group(1)), "hash"
+        span = _last_hash(text)
+        if span:
+            return span, "hash"
     boxes = boxed(text)
     if boxes:
+        pick = len(boxes) - 1
         finals = list(_FINAL_RE.finditer(text))
         if finals:
-            after = [b for b in boxes if b[0] >= finals[-1].end()]
-            if after:
-                return _clean_span(after[0][1]), "boxed"
-        return _clean_span(boxes[-1][1]), "boxed"
+            after = [i for i, b in enumerate(boxes) if b[0] >= finals[-1].end()]
+            pick = after[0] if after else pick
+            stated = None if after else _stated_after(text, finals[-1])
+            if stated:  # "\boxed{255} ... Final Answer: The final answer is $10,455$."
+                return stated, "phrase"
+        if dataset == "gsm8k":
+            return _clean_span(boxes[pick][1]), "boxed"
+        return _box_group(text, boxes, pick), "boxed"
     phrases = list(_PHRASE_RE.finditer(text))
     for m in reversed(phrases[-5:]):
         span = _phrase_span(text, m.end())
         if span:
             return span, "phrase"
     if dataset != "gsm8k":
-        m = _HASH_RE.search(text)
-        if m and m.group(1).strip():
-            return _clean_span(m.group(1)), "hash"
+        span = _last_hash(text)
+        if span:
+            return span, "hash"
     tail = text[-TAIL_CHARS:]
     bolds = [b.group(1) for b in _BOLD_RE.finditer(tail)]
     for b in reversed(bolds):
@@ -181,25 +283,26 @@ def completion_answer(completion: str, dataset: str) -> tuple[str, str] | None:
         if (re.search(r"\d|\\", b)) and not b.endswith(":"):
             return _clean_span(b), "bold"
     if dataset != "gsm8k":
-        maths = list(_INLINE_RE.finditer(tail))
-        if maths:
-            g = next(x for x in maths[-1].groups() if x is not None)
-            return _clean_span(g), "math"
-    if dataset != "gsm8k":
-        whole = text.strip()
-        if whole and len(whole) <= 80 and "\n" not in whole:  # a bare answer: "\frac{10}{9}"
-            return _clean_span(whole), "whole"
+        return _math_or_number(text)
     number = _last_number(text)
-    return (number, "number") if number else None
+    return (number[0], "number") if number else None
 
 
-def all_boxes(completion: str) -> str | None:
-    """All boxes of a completion as one list (``x = \\boxed{-2}`` or ``x = \\boxed{3}``), when
-    it has several; the grader tries it only against a gold that is itself a list."""
-    boxes = boxed(cut_ramble(completion))
-    if len(boxes) < 2:
+def prose_answer(span: str) -> str | None:
+    """The value a prose answer states: ``the smallest $k$ is 17`` -> ``17`` (after the last "is",
+    "are", "equals" or "="; else its last math or number). None when the sentence negates."""
+    if _NEGATION_RE.search(span):
         return None
-    return ", ".join(_clean_span(b) for _, b in boxes)
+    parts = _COPULA_RE.split(span)
+    rest = parts[-1] if len(parts) > 1 else span
+    rest = rest.strip()
+    if not rest:
+        return None
+    m = _INLINE_RE.match(rest)
+    if m and m.end() >= len(rest.rstrip(" .")) - 1:
+        return _clean_span(next(g for g in m.groups() if g is not None))
+    found = _math_or_number(rest, bare=False)
+    return found[0] if found else None
 
 
 def gold_answers(gold: str, dataset: str) -> list[str]:
@@ -212,16 +315,13 @@ def gold_answers(gold: str, dataset: str) -> list[str]:
         bare = gold.strip()
         return [bare] if bare and "\n" not in bare and len(bare) < 40 else []
     if dataset == "math":
-        boxes = [b for _, b in boxed(gold) if b.strip()]
+        boxes = [b for b in boxed(gold) if b[1].strip()]
         if not boxes:
             bare = gold.strip().strip("$").strip()
             # a bare answer (MATH-500's `answer` field), not a solution missing its box
             short = bare and "\n" not in bare and len(bare) <= 80 and bare.count(" ") <= 6
             return [bare] if short else []
-        spans = [boxes[-1].strip()]
-        if len(boxes) > 1:
-            spans.append(", ".join(b.strip() for b in boxes))
-        return spans
+        return [_box_group(gold, boxes, len(boxes) - 1)]
     bare = gold.strip()
     inner = boxed(bare)
     if inner and len(inner) == 1 and bare.startswith(("\\boxed", "$\\boxed")):

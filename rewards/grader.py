@@ -25,10 +25,16 @@ from functools import lru_cache
 import sympy as sp
 
 from rewards.equivalence import equivalent
-from rewards.extract import all_boxes, completion_answer, first_number, gold_answers, last_number
-from rewards.normalize import normalize
+from rewards.extract import (
+    completion_answer,
+    first_number,
+    gold_answers,
+    last_number,
+    prose_answer,
+)
+from rewards.normalize import decimal_comma, normalize
 from rewards.parse import ParseError, parse
-from rewards.values import Choice, Parsed, Seq, Text
+from rewards.values import Choice, Parsed, Text
 
 DATASETS = ("gsm8k", "math", "deepmath")
 MAX_EXTRACTED_CHARS = 200  # how much of the answer a Grade carries
@@ -190,23 +196,18 @@ def grade(completion: str, gold: str, dataset: str) -> Grade:
                 correct, reason = _compare(g, span)
                 if correct:
                     break
-            if reason == "unparseable" and found[1] == "whole":  # prose after all: last number
-                number = last_number(completion)
-                if number is not None:
-                    extracted = number
-                    correct, reason = _compare(golds[0], number)
-            if not correct and found[1] == "boxed" and _is_list(golds[0]):
-                joined = all_boxes(completion)
-                if joined is not None and _compare(golds[0], joined)[0]:
-                    correct, reason, extracted = True, "match", joined[:MAX_EXTRACTED_CHARS]
+            if reason == "unparseable" and found[1] in ("whole", "phrase"):
+                # prose after all: "Final Answer: the smallest $k$ is 17."
+                if found[1] == "phrase":  # a negated statement gives nothing
+                    value = prose_answer(span)
+                else:
+                    value = last_number(completion, fractions=True)
+                if value is not None:
+                    extracted = value[:MAX_EXTRACTED_CHARS]
+                    correct, reason = _compare(golds[0], value)
     except (RecursionError, MemoryError, ParseError, ArithmeticError, TypeError, ValueError):
         return Grade(False, extracted, "error")
     return Grade(correct, extracted, reason)
-
-
-def _is_list(gold: _Gold) -> bool:
-    v = gold.value
-    return isinstance(v, Parsed) and isinstance(v.value, Seq) and v.value.kind in ("list", "set")
 
 
 def _compare_gsm8k(gold: _Gold, span: str) -> tuple[bool, str]:
@@ -248,5 +249,21 @@ def _compare(gold: _Gold, span: str) -> tuple[bool, str]:
         a, g = _compact(span), _compact(gold.text)
         ok = bool(a) and a == g
         return ok, "match" if ok else "unparseable"
-    ok = equivalent(value, answer)
+    ok = equivalent(value, answer) or _decimal_comma_match(gold, span, answer)
     return ok, "match" if ok else "mismatch"
+
+
+def _decimal_comma_match(gold: _Gold, span: str, answer: Parsed) -> bool:
+    """``3,85`` against ``3.85`` (either side): a comma that cannot separate thousands, read as a
+    decimal comma only against a single number (against a list, ``2,3`` stays two answers)."""
+    alt = decimal_comma(span)
+    if alt is not None and _is_number(gold.value):
+        return equivalent(gold.value, parse(alt))
+    alt = decimal_comma(gold.text)
+    if alt is not None and _is_number(answer):
+        return equivalent(parse(alt), answer)
+    return False
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, Parsed) and isinstance(v.value, sp.Basic) and v.value.is_number

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 # Answers longer than this are not normalised further (they are not answers, and every rewrite below
 # must stay linear on what reaches it).
@@ -79,6 +80,8 @@ _UNICODE = {
     "\u00a5": "",  # yen
     "\u20b9": "",  # rupee
     "\u2205": r"\emptyset ",
+    "\u2248": r"\approx ",
+    "\u2236": ":",  # ratio sign
     "\u211d": r"\mathbb{R}",
 }
 _UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
@@ -88,8 +91,9 @@ _DROP_RE = re.compile(
     r"\\(?:displaystyle|textstyle|scriptstyle|left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|"
     r"bigg|Bigg|limits|nolimits|middle)(?![a-zA-Z])\.?"
 )
+# ``\quad`` is spacing even when glued to the next letter (``\quadx_2``: datasets strip spaces).
 _SPACE_RE = re.compile(
-    r"\\(?:quad|qquad|enspace|thinspace|medspace|thickspace)(?![a-zA-Z])|(?<!\\)\\[,;: ]|~"
+    r"\\q?quad|\\(?:enspace|thinspace|medspace|thickspace)(?![a-zA-Z])|(?<!\\)\\[,;: ]|~"
 )
 _RENAME = (
     (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), r"\\frac"),
@@ -101,13 +105,26 @@ _RENAME = (
     (re.compile(r"\\(?:lvert|rvert|vert)(?![a-zA-Z])"), "|"),
     (re.compile(r"\\(?:dots|ldots|cdots)(?![a-zA-Z])"), r"\\dots "),
     (re.compile(r"\\(?:colon)(?![a-zA-Z])"), ":"),
+    (re.compile(r"\\(?:simeq|thickapprox|sim)(?![a-zA-Z])"), r"\\approx"),
 )
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])")
 _CURRENCY_RE = re.compile(r"\\\$|\$|\\euro(?![a-zA-Z])|\\pounds(?![a-zA-Z])")
+# LaTeX thousands separators: ``17{,}046``, ``4\,508``, ``4,\!508`` (a comma then a thin space).
 _THIN_THOUSANDS_RE = re.compile(
-    r"(?<=\d)\s?(?:\{\s?,\s?\}|\\[,!]|\\ )\s?(?=\d{3}(?!\d))|(?<=\d)\s(?=\d{3}(?![\d.,]))"
+    r"(?<=\d)\s?(?:\{\s?,\s?\}|,?\s?\\[,!]|\\ )\s?(?=\d{3}(?!\d))"
+    r"|(?<=\d)\s(?=\d{3}(?![\d.,]))"
 )
-_THOUSANDS_RE = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d*,)")
+# ``1,234,567``; a leading zero (``0,207``) is a decimal comma, never thousands; right after an
+# opening bracket it is a pair (``(2,12) \cup (12,102)``).
+_THOUSANDS_RE = re.compile(r"(?<![\d.,(\[])[1-9]\d{0,2}(?:,\d{3})+(?![\d,]|\.\d*,)")
+# A number with a scale word: ``3.2 million`` is 3200000 (before "million" is taken for a noun).
+_SCALED_RE = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:\\text\{\s*)?(hundred|thousand|million|billion|trillion)\b\}?",
+    re.IGNORECASE,
+)
+_LIST_COMMAS_RE = re.compile(r",(?:\s*,)+|,\s*(?:and|or)\s+")
+# LaTeX written with doubled backslashes (``\\le``, ``\\frac``) by an escaping slip.
+_DOUBLED_CMD_RE = re.compile(r"(?<!\\)\\\\(?=[a-zA-Z]{2})")
 
 # \text-like commands whose argument is unwrapped.
 _TEXT_CMDS = (
@@ -388,7 +405,13 @@ _TENS = {
         ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
     )
 }
-_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
+_SCALES = {
+    "hundred": 100,
+    "thousand": 1000,
+    "million": 10**6,
+    "billion": 10**9,
+    "trillion": 10**12,
+}
 
 
 def words_to_number(s: str) -> int | None:
@@ -434,11 +457,14 @@ def normalize(answer: str) -> Normalized:
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
     s = s.replace("\r", " ").replace("\n", " ").replace("\t", " ")
     s = s.strip()
+    if "\\\\" in s and "\\begin" not in s:  # inside a matrix ``\\`` is a row break
+        s = _DOUBLED_CMD_RE.sub(r"\\", s)
     # Math delimiters.
     s = re.sub(r"\\[()\[\]]", " ", s)
-    s = _DROP_RE.sub("", s)
-    for rx, rep in _RENAME:
-        s = rx.sub(rep, s)
+    if "\\" in s:  # LaTeX spelling variants (most answers have no command at all)
+        s = _DROP_RE.sub("", s)
+        for rx, rep in _RENAME:
+            s = rx.sub(rep, s)
     s = _THIN_THOUSANDS_RE.sub("", s)
     s = _SPACE_RE.sub(" ", s)
     s = re.sub(r"(?<!\\)\\!", "", s)
@@ -448,6 +474,8 @@ def normalize(answer: str) -> Normalized:
     s = _unwrap_text(s)
     s = re.sub(r"\s+", " ", s).strip()
     s = re.sub(r"(?<=[(\[{])\s+|\s+(?=[)\]},])", "", s)
+    if "," in s:  # "3, 5, and 9" is a list of three
+        s = _LIST_COMMAS_RE.sub(", ", s)
     # Leading "answer:"-like labels and trailing sentence punctuation.
     s = re.sub(r"^(?:final answer|answer|ans)\s*[:=]\s*", "", s, flags=re.IGNORECASE)
     s = s.strip().rstrip(".;").strip()
@@ -456,6 +484,9 @@ def normalize(answer: str) -> Normalized:
     m = _PERCENT_RE.search(s)
     if m and m.start() > 0:
         s, percent = s[: m.start()].strip(), True
+    low = s.lower()
+    if "hundred" in low or "thousand" in low or "illion" in low:
+        s = _SCALED_RE.sub(_scaled, s)
     # Units after a quantity.
     s = _strip_unit_tail(s)
     m = _NUMBER_NOUN_RE.match(s)
@@ -473,6 +504,28 @@ def normalize(answer: str) -> Normalized:
     s = _MIXED_LATEX_RE.sub(_mixed_latex, s)
     s = _MIXED_PLAIN_RE.sub(_mixed_plain, s)
     return Normalized(s, percent)
+
+
+_DECIMAL_COMMA_RE = re.compile(r"(-?\d+),(\d+)")
+_DIGIT_COMMA_RE = re.compile(r"\d,\d")
+
+
+def decimal_comma(answer: str) -> str | None:
+    """``3,85`` -> ``3.85`` when the answer is one number whose comma cannot separate thousands
+    (not three digits after it, or a leading ``0,``); else None. ``1,234`` is never a decimal."""
+    if not _DIGIT_COMMA_RE.search(answer):  # cheap test first: this runs after every mismatch
+        return None
+    m = _DECIMAL_COMMA_RE.fullmatch(normalize(answer).text)
+    if m is None:
+        return None
+    whole, frac = m.groups()
+    thousands = len(frac) == 3 and whole.lstrip("-")[:1] != "0"
+    return None if thousands else f"{whole}.{frac}"
+
+
+def _scaled(m: re.Match) -> str:
+    value = Fraction(m.group(1)) * _SCALES[m.group(2).lower()]
+    return str(value.numerator) if value.denominator == 1 else m.group(0)
 
 
 def _mixed_latex(m: re.Match) -> str:

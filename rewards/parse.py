@@ -30,6 +30,7 @@ from fractions import Fraction
 
 import sympy as sp
 
+from rewards import matrix
 from rewards.normalize import normalize
 from rewards.values import Interval, Matrix, Parsed, Relation, Seq, Union
 
@@ -217,7 +218,7 @@ _RELOPS = {
     r"\lt": "<",
     r"\gt": ">",
     r"\ne": "!=",
-    r"\approx": "=",
+    r"\approx": "~",  # approximately: the exact member before it is the answer
     r"\in": "in",
 }
 _MATRIX_ENVS = frozenset(
@@ -268,6 +269,7 @@ class _Parser:
         self.depth = 0
         self.abs_depth = 0
         self.approx = False
+        self.decimals: dict = {}  # value -> (decimal places, significant digits) of each literal
 
     # -- token helpers
     @property
@@ -312,16 +314,28 @@ class _Parser:
         return items[0] if len(items) == 1 else Seq("list", tuple(items))
 
     def relation(self):
-        parts = [self.union()]
+        parts = [self.ratio()]
         ops: list[str] = []
         while self.tok.text in _RELOPS and self.tok.kind in ("op", "cmd"):
             ops.append(_RELOPS[self.next().text])
-            parts.append(self.union())
+            parts.append(self.ratio())
             if len(parts) > 8:
                 raise ParseError("relation chain too long")
         if not ops:
             return parts[0]
         return Relation(tuple(ops), tuple(parts))
+
+    def ratio(self):
+        """``5:12`` (or ``1:2:3``): a ratio, equal to any proportional one."""
+        parts = [self.union()]
+        while self.is_(":"):
+            self.next()
+            parts.append(_scalar(self.union()))
+            if len(parts) > 8:
+                raise ParseError("ratio too long")
+        if len(parts) == 1:
+            return parts[0]
+        return Seq("ratio", (_scalar(parts[0]), *parts[1:]))
 
     def union(self):
         parts = [self.additive()]
@@ -341,8 +355,11 @@ class _Parser:
             left = self.term()
             while self.is_("+", "-", r"\pm", r"\mp"):
                 op = self.next().text
-                right = _scalar(self.term())
-                left = _scalar(left)
+                right = self.term()
+                if isinstance(left, Matrix) and op in ("+", "-"):
+                    left = _matrix(matrix.add, left, right, 1 if op == "+" else -1)
+                    continue
+                right, left = _scalar(right), _scalar(left)
                 if op == "+":
                     left = _check(left + right)
                 elif op == "-":
@@ -361,17 +378,17 @@ class _Parser:
             t = self.tok
             if self.is_("*", r"\cdot", r"\times"):
                 self.next()
-                left = _check(_scalar(left) * _scalar(self.factor()))
+                left = _product(left, self.factor())
             elif self.is_("/", r"\div"):
                 self.next()
                 den = _scalar(self.factor())
                 if den == 0:
                     raise ParseError("division by zero")
-                left = _check(_scalar(left) / den)
+                left = _product(left, 1 / den) if isinstance(left, Matrix) else _check(left / den)
             elif self.starts_atom(t):
                 if t.kind == "num" and self.toks[self.pos - 1].kind == "num":
                     raise ParseError("two numbers side by side")
-                left = _check(_scalar(left) * _scalar(self.factor(signed=False)))
+                left = _product(left, self.factor(signed=False))
             else:
                 return left
 
@@ -395,7 +412,12 @@ class _Parser:
         try:
             if signed and self.is_("-"):
                 self.next()
-                return _check(-_scalar(self.factor()))
+                value = self.factor()
+                return (
+                    _product(sp.Integer(-1), value)
+                    if isinstance(value, Matrix)
+                    else _check(-_scalar(value))
+                )
             if signed and self.is_("+"):
                 self.next()
                 return self.factor()
@@ -478,7 +500,13 @@ class _Parser:
             if exp and abs(int(exp)) > 400:
                 raise ParseError("number too large")
             frac = Fraction(mant if mant != "." else "0") * Fraction(10) ** int(exp or 0)
-            return sp.Rational(frac.numerator, frac.denominator)
+            value = sp.Rational(frac.numerator, frac.denominator)
+            whole, _, fixed = mant.partition(".")
+            sig = len((whole + fixed).lstrip("0"))
+            old = self.decimals.get(value)
+            if old is None or sig < old[1]:  # the same value written twice: the coarser counts
+                self.decimals[value] = (len(fixed) - int(exp or 0), sig)
+            return value
         return sp.Integer(int(text))
 
     def repeating(self, text: str):
@@ -644,7 +672,7 @@ class _Parser:
     def bracketed(self, opener: str):
         self.enter()
         try:
-            items = self.items([self.relation()], ",")
+            items = self.items([self.relation()], ",", ";")
             closer = self.next().text
             if closer not in (")", "]"):
                 raise ParseError("unclosed bracket")
@@ -741,6 +769,20 @@ class _Parser:
 
 def _is_scalar(v) -> bool:
     return isinstance(v, sp.Basic)
+
+
+def _matrix(op, *args):
+    try:
+        return op(*args)
+    except matrix.MatrixError as e:
+        raise ParseError(str(e)) from e
+
+
+def _product(a, b):
+    """``a * b`` for numbers, or a matrix product / scaling when either side is a matrix."""
+    if isinstance(a, Matrix) or isinstance(b, Matrix):
+        return _matrix(matrix.mul, a, b)
+    return _check(_scalar(a) * _scalar(b))
 
 
 def _scalar(v):
@@ -894,4 +936,5 @@ def parse(answer: str) -> Parsed:
         raise ParseError("nested too deeply") from e
     except (TypeError, AttributeError, ZeroDivisionError, OverflowError, MemoryError) as e:
         raise ParseError(f"cannot build: {type(e).__name__}") from e
-    return Parsed(value, approx=parser.approx, percent=norm.percent)
+    decimals = tuple((v, places, sig) for v, (places, sig) in parser.decimals.items())
+    return Parsed(value, approx=parser.approx, percent=norm.percent, decimals=decimals)

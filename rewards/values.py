@@ -21,7 +21,8 @@ class Seq:
     - ``"set"``: ``\\{1, 2\\}`` (order free);
     - ``"tuple"``: ``(1, 2, 3)``, ``[1, 2, 3]`` (ordered);
     - ``"paren"``: ``(1, 2)``, a point or an open interval, decided by the other side;
-    - ``"list"``: ``1, 2`` or ``1 and 2`` (roots, order free).
+    - ``"list"``: ``1, 2`` or ``1 and 2`` (roots, order free);
+    - ``"ratio"``: ``5:12`` (equal to any proportional ratio, and to the number ``5/12``).
     """
 
     kind: str
@@ -79,9 +80,12 @@ class Parsed:
     """A parsed answer and what comparing it needs to know.
 
     ``approx``: it contained a decimal literal, so a tolerance applies when the other side is
-    irrational. ``percent``: a trailing percent sign was removed.
+    irrational. ``percent``: a trailing percent sign was removed. ``decimals``: each decimal
+    literal as ``(value, decimal places, significant digits)``, for the precision policy of
+    :mod:`rewards.equivalence`.
     """
 
     value: Value
     approx: bool = False
     percent: bool = False
+    decimals: tuple = ()

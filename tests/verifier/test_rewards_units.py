@@ -19,6 +19,7 @@ MODULES = [
     "rewards.parse",
     "rewards.extract",
     "rewards.equivalence",
+    "rewards.precision",
     "rewards.grader",
     "rewards.gsm8k",
     "rewards.math",
@@ -161,7 +162,7 @@ def test_parse_refuses(text):
 # fmt: off
 EXTRACT = [
     ("gsm8k", " 1+2=3.\n#### 3", ("3", "hash")),  # answer line
-    ("gsm8k", "#### 3\n#### 4", ("3", "hash")),  # first answer line
+    ("gsm8k", "#### 3\n#### 4", ("4", "hash")),  # a later answer line corrects an earlier one
     ("math", r"\boxed{1} then \boxed{2}", ("2", "boxed")),  # last box
     ("math", r"Final answer: \boxed{2}. Check \boxed{2=2}", ("2", "boxed")),  # box after "final answer"
     ("math", r"\boxed{\frac{a}{\{b\}}}", (r"\frac{a}{\{b\}}", "boxed")),  # nested and escaped braces
@@ -187,7 +188,8 @@ def test_cut_ramble_and_gold_answers():
     assert cut_ramble("a\n#### 3\nQ: b") == "a\n#### 3"
     assert cut_ramble("x<|endoftext|>y") == "x"
     assert gold_answers("blah\n#### 1,234", "gsm8k") == ["1,234"]
-    assert gold_answers(r"$\boxed{2}$ and $\boxed{3}$", "math") == ["3", "2, 3"]
+    assert gold_answers(r"$\boxed{2}$ and $\boxed{3}$", "math") == ["2, 3"]  # one set
+    assert gold_answers(r"$\boxed{2}$, no: then $\boxed{3}$", "math") == ["3"]  # changed mind
     assert gold_answers("no box in this long solution text that goes on and on", "math") == []
     assert gold_answers(r"\frac{5}{6}", "math") == [r"\frac{5}{6}"]  # MATH-500 `answer` field
     assert gold_answers("  e^{2} ", "deepmath") == ["e^{2}"]
