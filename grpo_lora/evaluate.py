@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import comb
 
-from grpo_lora.data.problems import Problem
+from grpo_lora.data.problems import Problem, grade
 from grpo_lora.engines.base import Sampling
 
 
@@ -14,13 +14,6 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if not 0 <= c <= n or not 1 <= k <= n:
         raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n} c={c} k={k}")
     return 1.0 - comb(n - c, k) / comb(n, k)
-
-
-def grade_texts(texts: list[str], problems: list[Problem]) -> list[bool]:
-    import rewards
-
-    grades = rewards.grade_many([(t, p.gold, p.dataset) for t, p in zip(texts, problems)])
-    return [g.correct for g in grades]
 
 
 def evaluate(
@@ -39,7 +32,7 @@ def evaluate(
     prompts = [p.prompt for p in problems]
     seeds = [seed * 1_000_003 + i for i in range(len(problems))]
     rollouts = engine.generate(prompts, k, Sampling(temperature, 1.0, max_tokens), seeds=seeds)
-    correct = grade_texts([r.text for r in rollouts], [p for p in problems for _ in range(k)])
+    correct = grade([r.text for r in rollouts], [p for p in problems for _ in range(k)])
     counts = [sum(correct[i * k : (i + 1) * k]) for i in range(len(problems))]
     out = {
         "pass1": sum(pass_at_k(k, c, 1) for c in counts) / len(problems),
@@ -47,5 +40,5 @@ def evaluate(
     }
     if greedy:
         texts = [r.text for r in engine.generate(prompts, 1, Sampling(0.0, 1.0, max_tokens))]
-        out["greedy_acc"] = sum(grade_texts(texts, problems)) / len(problems)
+        out["greedy_acc"] = sum(grade(texts, problems)) / len(problems)
     return out

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from grpo_lora.engines.vllm import configure_cpu_env
+from grpo_lora.cpu_env import configure_cpu_env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,11 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     from grpo_lora.data import load_problems
     from grpo_lora.engines import EngineError, make_engine
     from grpo_lora.evaluate import evaluate
-    from grpo_lora.trainer import resolve_model
+    from grpo_lora.models import resolve_model_path
 
     try:
         cfg = load_config(args.recipe, args.overrides)
-        model_path = resolve_model(cfg.model.path)
+        model_path = resolve_model_path(cfg.model.path)
         adapter = full = None
         if args.checkpoint is not None:
             adapter, full = args.checkpoint / "adapter", args.checkpoint / "model"

@@ -2,7 +2,7 @@ r"""Policy-gradient losses: pure functions of per-token log-probs.
 
 Every loss has the signature
 
-    loss_fn(logp_NT, sampler_logp_NT, adv_N, mask_NT, cfg) -> (loss, stats)
+    loss_fn(logp_NT, sampler_logp_NT, adv_N, mask_NT, cfg, totals=None) -> (loss, stats)
 
 - ``logp_NT``         (N, T) trainer log-prob of each sampled completion token; requires grad.
 - ``sampler_logp_NT`` (N, T) the sampler's (vLLM's) log-prob of the same tokens; no grad.
@@ -10,6 +10,7 @@ Every loss has the signature
 - ``mask_NT``         (N, T) 1/True on real completion tokens, 0/False on padding (bool or 0/1
   numeric; fractional weights are not supported).
 - ``cfg``             a `LossConfig`.
+- ``totals``          optional `Totals`: the step's sequence and token counts (see Normalisers).
 
 N = P*G sequences, T = padded completion length. The loss is to be *minimised* (it is the negated
 objective), a 0-dim tensor. ``stats`` are plain Python floats computed without grad, with
@@ -27,12 +28,18 @@ Normalisers (`aggregate`, shared by every loss and by `kl_k3`):
   token     sum of masked token terms / number of real tokens (DAPO's token mean)
   sequence  mean over sequences of each sequence's token mean (original GRPO)
   constant  sum of masked token terms / (N * constant_norm) (Dr. GRPO)
+
+The counts they divide by (real tokens, sequences N) are those of the whole step when the trainer
+passes ``totals`` (a `Totals`): a loss called on one micro-batch of one process then returns that
+micro-batch's share, and the shares add up to the loss of the whole step, exactly as DAPO's token mean
+(and TRL's ``dapo`` loss) defines it. Without ``totals`` the counts are those of the call's own inputs.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -142,32 +149,54 @@ class LossConfig(BaseModel):
 # ----------------------------------------------------------------------------- helpers
 
 
+@dataclass(frozen=True)
+class Totals:
+    """The counts a normaliser divides by: sequences and real completion tokens of the whole step
+    (every micro-batch of every process). See the module docstring."""
+
+    sequences: int
+    tokens: int
+
+    @classmethod
+    def of(cls, mask_NT: Tensor) -> Totals:
+        """The counts of one batch on its own."""
+        return cls(sequences=mask_NT.shape[0], tokens=int(mask_NT.bool().sum()))
+
+
 def aggregate(
-    values_NT: Tensor, mask_NT: Tensor, how: Aggregation, constant_norm: int | None = None
+    values_NT: Tensor,
+    mask_NT: Tensor,
+    how: Aggregation,
+    constant_norm: int | None = None,
+    totals: Totals | None = None,
 ) -> Tensor:
     r"""Reduce per-token terms (N, T) to a scalar over the real tokens.
 
-    token:    \sum_{n,t} m v / \sum_{n,t} m                       (DAPO token mean)
-    sequence: \frac{1}{N}\sum_n (\sum_t m v / \sum_t m)           (GRPO; empty sequences count 0)
-    constant: \sum_{n,t} m v / (N \cdot constant\_norm)           (Dr. GRPO)
+    token:    \sum_{n,t} m v / K                                  (DAPO token mean)
+    sequence: \frac{1}{S}\sum_n (\sum_t m v / \sum_t m)            (GRPO; empty sequences count 0)
+    constant: \sum_{n,t} m v / (S \cdot constant\_norm)            (Dr. GRPO)
 
-    Masked positions are selected away with ``torch.where`` (not multiplied by 0), so inf/NaN
-    there cannot leak. With no real token at all the result is 0 (still attached to the graph).
+    K = ``totals.tokens`` and S = ``totals.sequences``: the step's counts, so that the sums over
+    micro-batches and processes of these shares are the step's loss; by default the counts of
+    ``mask_NT`` itself (K = \sum m, S = N). Masked positions are selected away with ``torch.where``
+    (not multiplied by 0), so inf/NaN there cannot leak. With no real token at all the result is 0
+    (still attached to the graph).
     """
     mask_NT = mask_NT.bool()
+    totals = totals or Totals.of(mask_NT)
     masked_NT = torch.where(mask_NT, values_NT, torch.zeros_like(values_NT))
     if how == "token":
-        return masked_NT.sum() / mask_NT.sum().clamp(min=1)
+        return masked_NT.sum() / max(totals.tokens, 1)
     if how == "sequence":
         per_seq_N = masked_NT.sum(dim=1) / mask_NT.sum(dim=1).clamp(min=1)  # (N,)
-        return per_seq_N.mean()
+        return per_seq_N.sum() / max(totals.sequences, 1)
     if how == "constant":
         if constant_norm is None:
             raise ValueError(
                 "aggregation='constant' needs constant_norm (e.g. the sampling max_tokens); "
                 "the trainer must fill LossConfig.constant_norm before calling the loss"
             )
-        return masked_NT.sum() / (values_NT.shape[0] * constant_norm)
+        return masked_NT.sum() / (max(totals.sequences, 1) * constant_norm)
     raise ValueError(f"unknown aggregation {how!r}; expected 'token', 'sequence' or 'constant'")
 
 
@@ -195,6 +224,8 @@ def _check_inputs(
             f"adv_N must have shape (N,) = ({logp_NT.shape[0]},), one advantage per sequence "
             f"(adv_PG.reshape(-1)); got {tuple(adv_N.shape)}"
         )
+    if mask_NT.dtype != torch.bool and not ((mask_NT == 0) | (mask_NT == 1)).all():
+        raise ValueError("mask_NT must be bool or hold only 0 and 1 (no fractional token weights)")
     mask_NT = mask_NT.bool()
     zeros_NT = torch.zeros_like(logp_NT)
     logp_NT = torch.where(mask_NT, logp_NT, zeros_NT)
@@ -222,7 +253,12 @@ def _is_stats(
 
 
 def is_pg(
-    logp_NT: Tensor, sampler_logp_NT: Tensor, adv_N: Tensor, mask_NT: Tensor, cfg: LossConfig
+    logp_NT: Tensor,
+    sampler_logp_NT: Tensor,
+    adv_N: Tensor,
+    mask_NT: Tensor,
+    cfg: LossConfig,
+    totals: Totals | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     r"""Importance-sampled policy gradient, no clipping: the study's default loss.
 
@@ -250,12 +286,17 @@ def is_pg(
         weight_NT, truncated_NT = ratio_NT.clamp(max=cfg.is_cap), ratio_NT > cfg.is_cap
     unit_NT = torch.exp(logp_NT - logp_NT.detach())  # value 1, gradient = grad logp
     per_token_NT = -weight_NT * adv_N[:, None] * unit_NT
-    loss = aggregate(per_token_NT, mask_NT, cfg.aggregation, cfg.constant_norm)
+    loss = aggregate(per_token_NT, mask_NT, cfg.aggregation, cfg.constant_norm, totals)
     return loss, _is_stats(loss, ratio_NT, truncated_NT, mask_NT)
 
 
 def ppo(
-    logp_NT: Tensor, sampler_logp_NT: Tensor, adv_N: Tensor, mask_NT: Tensor, cfg: LossConfig
+    logp_NT: Tensor,
+    sampler_logp_NT: Tensor,
+    adv_N: Tensor,
+    mask_NT: Tensor,
+    cfg: LossConfig,
+    totals: Totals | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     r"""PPO / GRPO clipped surrogate per token (covers DAPO clip-higher).
 
@@ -277,14 +318,19 @@ def ppo(
     lo, hi = 1.0 - cfg.clip_low, 1.0 + cfg.clip_high
     adv_N1 = adv_N[:, None]  # (N, 1)
     per_token_NT = -torch.minimum(ratio_NT * adv_N1, ratio_NT.clamp(lo, hi) * adv_N1)
-    loss = aggregate(per_token_NT, mask_NT, cfg.aggregation, cfg.constant_norm)
+    loss = aggregate(per_token_NT, mask_NT, cfg.aggregation, cfg.constant_norm, totals)
     with torch.no_grad():
         clipped_NT = ((adv_N1 > 0) & (ratio_NT > hi)) | ((adv_N1 < 0) & (ratio_NT < lo))
     return loss, _is_stats(loss, ratio_NT.detach(), clipped_NT, mask_NT)
 
 
 def gspo(
-    logp_NT: Tensor, sampler_logp_NT: Tensor, adv_N: Tensor, mask_NT: Tensor, cfg: LossConfig
+    logp_NT: Tensor,
+    sampler_logp_NT: Tensor,
+    adv_N: Tensor,
+    mask_NT: Tensor,
+    cfg: LossConfig,
+    totals: Totals | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     r"""GSPO: sequence-level, length-normalised ratio with a sequence-level clip.
 
@@ -309,7 +355,7 @@ def gspo(
     lo, hi = 1.0 - cfg.gspo_clip_low, 1.0 + cfg.gspo_clip_high
     per_seq_N = -torch.minimum(s_N * adv_N, s_N.clamp(lo, hi) * adv_N)
     per_token_NT = per_seq_N[:, None].expand_as(logp_NT)  # (N, T): sequence mean gives per_seq_N
-    loss = aggregate(per_token_NT, mask_NT, "sequence")
+    loss = aggregate(per_token_NT, mask_NT, "sequence", totals=totals)
     with torch.no_grad():
         clipped_N = ((adv_N > 0) & (s_N > hi)) | ((adv_N < 0) & (s_N < lo))
         stats = _is_stats(
@@ -328,7 +374,12 @@ def gspo(
 
 
 def cispo(
-    logp_NT: Tensor, sampler_logp_NT: Tensor, adv_N: Tensor, mask_NT: Tensor, cfg: LossConfig
+    logp_NT: Tensor,
+    sampler_logp_NT: Tensor,
+    adv_N: Tensor,
+    mask_NT: Tensor,
+    cfg: LossConfig,
+    totals: Totals | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     r"""CISPO: clipped IS weight, stop-gradient, times the log-prob.
 
@@ -348,12 +399,16 @@ def cispo(
     ratio_NT = torch.exp(logp_NT.detach() - sampler_logp_NT)  # rho, no grad
     cap = 1.0 + cfg.cispo_clip_high
     per_token_NT = -ratio_NT.clamp(max=cap) * adv_N[:, None] * logp_NT
-    loss = aggregate(per_token_NT, mask_NT, cfg.aggregation, cfg.constant_norm)
+    loss = aggregate(per_token_NT, mask_NT, cfg.aggregation, cfg.constant_norm, totals)
     return loss, _is_stats(loss, ratio_NT, ratio_NT > cap, mask_NT)
 
 
 def kl_k3(
-    logp_NT: Tensor, ref_logp_NT: Tensor, mask_NT: Tensor, cfg: LossConfig
+    logp_NT: Tensor,
+    ref_logp_NT: Tensor,
+    mask_NT: Tensor,
+    cfg: LossConfig,
+    totals: Totals | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     r"""beta times the k3 estimate of KL(pi_theta || pi_ref) on the sampled tokens.
 
@@ -377,7 +432,7 @@ def kl_k3(
     ref_logp_NT = torch.where(mask_NT, ref_logp_NT.detach().to(logp_NT.dtype), zeros_NT)
     d_NT = ref_logp_NT - logp_NT
     k3_NT = torch.exp(d_NT) - d_NT - 1.0
-    kl = aggregate(k3_NT, mask_NT, cfg.aggregation, cfg.constant_norm)
+    kl = aggregate(k3_NT, mask_NT, cfg.aggregation, cfg.constant_norm, totals)
     loss = cfg.kl_beta * kl
     return loss, {"loss/kl": float(loss.detach()), "loss/kl_k3": float(kl.detach())}
 

@@ -8,12 +8,14 @@ peft's init (A random, B zero, so step 0 is the base model), every linear layer 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from inspect import signature
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
+from grpo_lora.batch import Batch
 from grpo_lora.engines.base import check_model_path
 
 ATTN_WORDS = ("attn", "attention")
@@ -55,6 +57,7 @@ class Policy:
     tokenizer: object
     rank: int | None  # None for FullFT
     lora_config: dict | None  # peft-style config the engine needs: r, lora_alpha, target_modules
+    dtype: torch.dtype = torch.float32  # compute dtype of the forward (autocast when not fp32)
 
     @property
     def is_lora(self) -> bool:
@@ -95,15 +98,22 @@ def load_policy(
     dtype: torch.dtype = torch.float32,
     adapter_path: str | Path | None = None,
 ) -> Policy:
-    """``rank=None`` is FullFT. ``adapter_path`` resumes a peft adapter saved by :meth:`Policy.save`."""
+    """``rank=None`` is FullFT. ``adapter_path`` resumes a peft adapter saved by :meth:`Policy.save`.
+
+    ``dtype`` is the compute dtype. Whatever it is, what the optimizer updates stays fp32 (a bf16
+    weight cannot hold an update 1e-4 of its size): FullFT keeps fp32 weights and computes under
+    autocast; LoRA keeps the frozen base in ``dtype`` (half the memory) and peft keeps the adapter
+    in fp32."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     check_model_path(model_path)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(
+        model_path, dtype=torch.float32 if rank is None else dtype
+    )
     if rank is None:
         model.train()
-        return Policy(model, tokenizer, None, None)
+        return Policy(model, tokenizer, None, None, dtype)
     from peft import LoraConfig, PeftModel, get_peft_model
 
     modules = target_modules(model, targets)
@@ -114,52 +124,82 @@ def load_policy(
         model = get_peft_model(model, config)
     model.train()
     engine_config = {"r": rank, "lora_alpha": alpha, "target_modules": modules}
-    return Policy(model, tokenizer, rank, engine_config)
+    return Policy(model, tokenizer, rank, engine_config, dtype)
 
 
 def token_logprobs(
     model: nn.Module,
-    prompt_ids: list[list[int]],
-    completion_ids: list[list[int]],
+    batch: Batch,
     temperature: float = 1.0,
-    pad_id: int = 0,
-    with_entropy: bool = False,
-):
-    """Teacher-forced log-probs of each completion token, right-padded: ``(logp_NT, mask_NT)``, and
-    with ``with_entropy`` also the per-token entropy of the (temperature-scaled) distribution.
+    dtype: torch.dtype = torch.float32,
+    chunk_tokens: int = 1024,
+) -> tuple[Tensor, Tensor]:
+    """Teacher-forced log-probs of the sampled completion tokens and the entropy of the
+    distributions they were drawn from: ``(logp_NT, entropy_NT)``, 0 on padding; entropy has no grad.
 
-    The logits are divided by ``temperature`` so that these are log-probs of the distribution the
-    sampler drew from (vLLM's processed log-probs), which the importance ratio compares against.
+    Both are of the temperature-scaled distribution softmax(logits / temperature), the one vLLM
+    samples from and reports ``processed_logprobs`` of, so the importance ratio compares like with
+    like. Memory is bounded: the model's own head runs on the last position only
+    (``logits_to_keep=1``); the head is applied here to the real completion positions alone, in
+    chunks of ``chunk_tokens`` rows whose (rows x vocabulary) logits are recomputed in backward
+    rather than kept (a selective log-softmax), so no (tokens x vocabulary) tensor exists for a
+    whole micro-batch. ``dtype`` bfloat16/float16 runs the forward under autocast (trainable
+    weights stay in their own dtype, fp32).
     """
-    n = len(prompt_ids)
-    lengths = [len(p) + len(c) for p, c in zip(prompt_ids, completion_ids)]
-    width = max(lengths)
-    t_max = max(max((len(c) for c in completion_ids), default=0), 1)
-    ids = torch.full((n, width), pad_id, dtype=torch.long)
-    attn = torch.zeros((n, width), dtype=torch.long)
-    for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
-        ids[i, : lengths[i]] = torch.tensor(p + c)
-        attn[i, : lengths[i]] = 1
     device = next(model.parameters()).device
-    logits = model(input_ids=ids.to(device), attention_mask=attn.to(device)).logits.float()
-    logits = logits / temperature if temperature > 0 else logits
-    # token at position j is predicted by the logits at j-1
-    index = torch.zeros((n, t_max), dtype=torch.long)
-    target = torch.zeros((n, t_max), dtype=torch.long)
-    mask = torch.zeros((n, t_max), dtype=torch.bool)
-    for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
-        k = len(c)
-        index[i, :k] = torch.arange(len(p) - 1, len(p) - 1 + k)
-        target[i, :k] = torch.tensor(c, dtype=torch.long)
-        mask[i, :k] = True
-    index, target, mask = index.to(device), target.to(device), mask.to(device)
-    picked = torch.gather(
-        logits, 1, index.unsqueeze(-1).expand(-1, -1, logits.shape[-1])
-    )  # (N, T, V)
-    logp_all = F.log_softmax(picked, dim=-1)
-    logp_NT = torch.gather(logp_all, 2, target.unsqueeze(-1)).squeeze(-1)
-    logp_NT = torch.where(mask, logp_NT, torch.zeros_like(logp_NT))
-    if not with_entropy:
-        return logp_NT, mask
-    entropy_NT = -(logp_all.exp() * logp_all).sum(-1).detach()
-    return logp_NT, mask, torch.where(mask, entropy_NT, torch.zeros_like(entropy_NT))
+    inner = getattr(model, "module", model)  # DDP wraps; forward still goes through the wrapper
+    captured = {}
+    hook = inner.get_decoder().register_forward_hook(
+        lambda _m, _args, out: captured.__setitem__("hidden", out[0])
+    )
+    ids_NL = batch.ids_NL.to(device)
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+        try:
+            model(
+                input_ids=ids_NL, attention_mask=batch.attention_NL.to(device), **_keep_one(inner)
+            )
+        finally:
+            hook.remove()
+        mask_NT = batch.mask_NT.to(device)
+        n_M, t_M = mask_NT.nonzero(as_tuple=True)  # (M,) every real completion token
+        pos_M = batch.prompt_len_N.to(device)[n_M] + t_M  # its position in ids_NL
+        hidden_MH = captured["hidden"][n_M, pos_M - 1]  # the position that predicts it
+        target_M = ids_NL[n_M, pos_M]
+        head = inner.get_output_embeddings()
+        pieces = [
+            checkpoint(
+                _selective_logp,
+                head,
+                hidden_MH[i : i + chunk_tokens],
+                target_M[i : i + chunk_tokens],
+                temperature,
+                use_reentrant=False,
+            )
+            for i in range(0, len(target_M), chunk_tokens)
+        ]
+    logp_M = torch.cat([p[0] for p in pieces]) if pieces else hidden_MH.new_zeros(0)
+    entropy_M = torch.cat([p[1] for p in pieces]) if pieces else logp_M.detach()
+    zeros_NT = torch.zeros(mask_NT.shape, dtype=logp_M.dtype, device=device)
+    logp_NT = zeros_NT.index_put((n_M, t_M), logp_M)
+    entropy_NT = zeros_NT.index_put((n_M, t_M), entropy_M)
+    return logp_NT, entropy_NT
+
+
+def _keep_one(model: nn.Module) -> dict:
+    """Ask the model for its last position's logits only, where its forward allows it (a peft
+    model passes the argument through to the transformers model it wraps)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return {"logits_to_keep": 1} if "logits_to_keep" in signature(base.forward).parameters else {}
+
+
+def _selective_logp(head, hidden_MH, target_M, temperature):
+    """log softmax(head(h) / temperature)[target] and the entropy, for one chunk of rows."""
+    logits_MV = head(hidden_MH)
+    if logits_MV.dtype in (torch.bfloat16, torch.float16):  # log-softmax in at least fp32
+        logits_MV = logits_MV.float()
+    logits_MV = logits_MV / temperature
+    lse_M = torch.logsumexp(logits_MV, dim=-1)
+    logp_M = logits_MV.gather(1, target_M[:, None]).squeeze(1) - lse_M
+    with torch.no_grad():
+        entropy_M = lse_M - (logits_MV.softmax(-1) * logits_MV).sum(-1)
+    return logp_M, entropy_M

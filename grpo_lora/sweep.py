@@ -16,9 +16,15 @@ loader) when the sweep file is read, so a bad override or axis value stops the s
 runs, with the point and the field named.
 
 Re-launching is safe: a point whose run directory holds `summary.json` is FINISHED and skipped; one
-with a `checkpoints/` folder but no `summary.json` CRASHED and is relaunched with `--resume`; any
-other point starts fresh. Points run one after another, or `--parallel N` at a time (each trainer
-picks its own threads: on a CPU the engine module sets OMP_NUM_THREADS=1, so N trainers use N cores).
+with `checkpoints/` or `metrics.jsonl` but no `summary.json` CRASHED and is relaunched with
+`--resume` (from its last checkpoint, or from step 0 when it saved none); any other point starts
+fresh. Points run one after another, or `--parallel N` at a time (each trainer picks its own
+threads: on a CPU the engine module sets OMP_NUM_THREADS=1, so N trainers use N cores).
+
+A point whose trainer fails (exits non-zero, or exits without `summary.json`) does not stop the
+others: its run directory gets `failed.json` (exit code, error, the last lines of its log; see
+`grpo_lora.runs`), `grpo-lora report` lists it, and the sweep exits 1 at the end naming the failed
+points. Its whole output stays in `OUT/logs/NAME.log`; re-launching retries it.
 
 How targets combine with ranks: `targets[0]` (default `all`) runs at every LoRA rank; the other
 targets run only at the ranks listed in `targets_at_ranks` (default: every LoRA rank). FullFT has no
@@ -35,7 +41,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import shlex
 import statistics
@@ -50,7 +55,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from grpo_lora.config import Config, ConfigError, load_config
-from grpo_lora.metrics import read_metrics
+from grpo_lora.runs import (
+    clear_failure,
+    is_number,
+    lr_tag,
+    read_json,
+    read_rows,
+    status_of,
+    train_step_s,
+    write_failure,
+)
 
 DEFAULT_TRAIN_CMD = [sys.executable, "-m", "grpo_lora.train"]
 Target = Literal["all", "mlp", "attn"]
@@ -184,22 +198,20 @@ class Point:
 
 @dataclass
 class Outcome:
+    """What became of one point in this sweep."""
+
     point: Point
     status: str  # "skipped" | "finished" | "failed"
     resumed: bool = False
     wall_s: float = 0.0
     result: dict = field(default_factory=dict)  # the trainer's last stdout line, if JSON
     log: Path | None = None
+    exit_code: int | None = None
+    error: str = ""  # why it failed: the last line of its output, usually the exception
 
 
 def _round_sig(x: float, digits: int = 3) -> float:
     return float(f"{x:.{digits - 1}e}")
-
-
-def lr_tag(lr: float) -> str:
-    """`1e-03` when the LR is a round power-of-ten multiple, else `3.16e-04`."""
-    short = f"{lr:.0e}"
-    return short if math.isclose(float(short), lr, rel_tol=1e-9) else f"{lr:.2e}"
 
 
 def point_name(rank: Rank, targets: str | None, lr: float, seed: int, pps: int | None) -> str:
@@ -291,39 +303,8 @@ def point_configs(spec: SweepFile, points: list[Point]) -> dict[str, Config]:
     return configs
 
 
-def status_of(run_dir: Path) -> str:
-    """FINISHED (summary.json), CRASHED (checkpoints/ but no summary) or NEW."""
-    if (run_dir / "summary.json").exists():
-        return "finished"
-    if (run_dir / "checkpoints").is_dir():
-        return "crashed"
-    return "new"
-
-
 def command_for(point: Point, spec: SweepFile, train_cmd: list[str], resume: bool) -> list[str]:
     return [*train_cmd, spec.base, *point_overrides(spec, point), *(["--resume"] if resume else [])]
-
-
-def read_rows(run_dir: Path) -> list[dict]:
-    """The metrics of a run that may be in flight or killed: none yet gives [], and a half-written
-    last line is dropped. The sweep polls this while the trainer appends; the report uses it too."""
-    if not (Path(run_dir) / "metrics.jsonl").exists():
-        return []
-    return read_metrics(run_dir, tolerant=True)
-
-
-def is_number(v) -> bool:
-    """A finite int or float (not a bool, not None: how metrics write a non-finite value)."""
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def train_step_s(row: dict) -> float | None:
-    """Seconds of a step's training work: `time/step_s` less the held-out eval it may include."""
-    step_s = row.get("time/step_s")
-    if not is_number(step_s):
-        return None
-    eval_s = row.get("time/eval_s")
-    return step_s - (eval_s if is_number(eval_s) else 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,8 +345,8 @@ def measure(points: list[Point]) -> Measured:
         med = statistics.median(times)
         per.setdefault((p.rank, p.targets), []).append(med)
         per.setdefault((), []).append(med)
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            wall = float(json.loads((p.run_dir / "summary.json").read_text())["wall_s"])
+        wall = read_json(p.run_dir / "summary.json").get("wall_s")
+        if is_number(wall):
             other.append(max(0.0, wall - sum(times)))
     return Measured(
         {k: statistics.median(v) for k, v in per.items()},
@@ -436,21 +417,144 @@ def dry_run(
 # ---------------------------------------------------------------------------------------------
 # Running
 
+TAIL_LINES = 20  # log lines kept in a failed point's failed.json
+# Lines printed as they are (names and paths are not rich markup), each on one line however narrow
+# the terminal, so that a person can grep them.
+PLAIN = dict(markup=False, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class Launched:
+    """A point whose trainer is running."""
+
+    point: Point
+    resume: bool
+    command: list[str]
+    proc: subprocess.Popen
+    log: Path  # the point's log, appended to by every attempt
+    log_start: int  # where the trainer's output of this attempt starts in it (bytes)
+    steps: int  # the run's length, for its progress bar and its failure record
+    task: object  # its progress bar
+    t0: float = field(default_factory=time.monotonic)
+
+    def output(self) -> list[str]:
+        """The lines the trainer wrote in this attempt (stdout and stderr)."""
+        with contextlib.suppress(OSError), self.log.open("rb") as fh:
+            fh.seek(self.log_start)
+            return fh.read().decode(errors="replace").splitlines()
+        return []
+
 
 def _steps_done(run_dir: Path) -> int:
     return max((int(r.get("step", 0)) for r in read_rows(run_dir)), default=0)
 
 
-def _last_json_line(log: Path) -> dict:
-    with contextlib.suppress(OSError):
-        for line in reversed(log.read_text().splitlines()):
-            line = line.strip()
-            if line:
-                with contextlib.suppress(json.JSONDecodeError):
-                    obj = json.loads(line)
-                    return obj if isinstance(obj, dict) else {}
-                return {}
+def _last_line(lines: list[str]) -> str:
+    return next((line.strip() for line in reversed(lines) if line.strip()), "")
+
+
+def _result(lines: list[str]) -> dict:
+    """The trainer's result: its last non-empty output line, when that is a JSON object."""
+    with contextlib.suppress(json.JSONDecodeError):
+        obj = json.loads(_last_line(lines))
+        return obj if isinstance(obj, dict) else {}
     return {}
+
+
+def _exit_text(rc: int) -> str:
+    return f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
+
+
+def _launch(
+    point: Point,
+    resume: bool,
+    spec: SweepFile,
+    train_cmd: list[str],
+    log_dir: Path,
+    progress,
+    steps: int,
+) -> Launched:
+    """Start one point's trainer, its output appended to `log_dir/NAME.log`, with a progress bar of
+    `steps`; clears the record of an earlier failure of the point (its log keeps that attempt)."""
+    cmd = command_for(point, spec, train_cmd, resume)
+    clear_failure(point.run_dir)
+    log = log_dir / f"{point.name}.log"
+    with log.open("a") as fh:
+        fh.write(f"$ {shlex.join(cmd)}\n")
+        fh.flush()
+        start = log.stat().st_size
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+    task = progress.add_task(f"  {point.name}{' (resume)' if resume else ''}", total=steps)
+    return Launched(point, resume, cmd, proc, log, start, steps, task)
+
+
+def _finish(run: Launched, rc: int) -> Outcome:
+    """The outcome of a point whose trainer exited with `rc`; a failure is also recorded in its run
+    directory (`failed.json`), so that the report lists it and nothing about it is lost."""
+    p, lines = run.point, run.output()
+    ok = rc == 0 and status_of(p.run_dir) == "finished"
+    out = Outcome(
+        p,
+        "finished" if ok else "failed",
+        resumed=run.resume,
+        wall_s=time.monotonic() - run.t0,
+        result=_result(lines),
+        log=run.log,
+        exit_code=rc,
+    )
+    if ok:
+        return out
+    out.error = (
+        "exited 0 but wrote no summary.json" if rc == 0 else (_last_line(lines) or "no output")
+    )
+    record = {
+        "point": p.name,
+        "exit_code": rc,
+        "error": out.error,
+        "steps_done": _steps_done(p.run_dir),
+        "steps": run.steps,
+        "resumed": run.resume,
+        "wall_s": round(out.wall_s, 1),
+        "command": shlex.join(run.command),
+        "log": str(run.log),
+        "log_tail": lines[-TAIL_LINES:],
+    }
+    write_failure(p.run_dir, record)
+    return out
+
+
+def _say(console, out: Outcome) -> None:
+    """One line per point as it ends."""
+    name, r = out.point.name, out.result
+    if out.status == "failed":
+        why = _exit_text(out.exit_code) + f": {out.error}"
+        console.print(f"FAILED {name} ({why}); log: {out.log}", style="red", **PLAIN)
+        return
+    extra = ""
+    if is_number(r.get("eval_pass1_start")) and is_number(r.get("eval_pass1_end")):
+        extra = f", pass@1 {r['eval_pass1_start']:.3f} -> {r['eval_pass1_end']:.3f}"
+    console.print(f"done   {name} in {out.wall_s:.0f} s{extra}", **PLAIN)
+
+
+def _stop(running: list[Launched]) -> None:
+    for run in running:
+        run.proc.terminate()
+    for run in running:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            run.proc.wait(timeout=10)
+
+
+def _progress(console):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    return Progress(*columns, TimeElapsedColumn(), console=console, transient=False)
 
 
 def run_sweep(
@@ -460,16 +564,10 @@ def run_sweep(
     console=None,
     poll_s: float = 0.5,
 ) -> list[Outcome]:
-    """Run every unfinished point; returns one Outcome per point, in grid order. Every point's
-    config is validated first (`ValueError`), so a bad one stops the sweep before any run starts."""
+    """Run every unfinished point, `parallel` at a time; returns one Outcome per point, in grid
+    order. A point that fails is recorded and the others go on. Every point's config is validated
+    first (`ValueError`), so a bad one stops the sweep before any run starts."""
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
 
     train_cmd = list(train_cmd or DEFAULT_TRAIN_CMD)
     console = console or Console(stderr=True)
@@ -477,25 +575,11 @@ def run_sweep(
     configs = point_configs(spec, points)
     log_dir = Path(spec.out_dir) / "logs"  # trainer output; the report skips dirs w/o config.yaml
     log_dir.mkdir(parents=True, exist_ok=True)
-
-    outcomes: dict[str, Outcome] = {}
-    queue: list[tuple[Point, bool]] = []
-    for p in points:
-        st = status_of(p.run_dir)
-        if st == "finished":
-            outcomes[p.name] = Outcome(p, "skipped")
-        else:
-            queue.append((p, st == "crashed"))
-
-    running: dict[str, tuple[subprocess.Popen, Point, bool, float, object]] = {}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
+    status = {p.name: status_of(p.run_dir) for p in points}
+    outcomes = {p.name: Outcome(p, "skipped") for p in points if status[p.name] == "finished"}
+    queue = [(p, status[p.name] == "crashed") for p in points if p.name not in outcomes]
+    running: dict[str, Launched] = {}
+    with _progress(console) as progress:
         grid = progress.add_task(
             f"grid ({len(outcomes)} already finished)", total=len(points), completed=len(outcomes)
         )
@@ -503,59 +587,42 @@ def run_sweep(
             while queue or running:
                 while queue and len(running) < parallel:
                     p, resume = queue.pop(0)
-                    cmd = command_for(p, spec, train_cmd, resume)
-                    log = log_dir / f"{p.name}.log"
-                    with log.open("a") as fh:
-                        fh.write(f"$ {shlex.join(cmd)}\n")
-                        fh.flush()
-                        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
-                    task = progress.add_task(
-                        f"  {p.name}{' (resume)' if resume else ''}",
-                        total=configs[p.name].schedule.steps,
-                    )
-                    running[p.name] = (proc, p, resume, time.monotonic(), task)
+                    steps = configs[p.name].schedule.steps
+                    running[p.name] = _launch(p, resume, spec, train_cmd, log_dir, progress, steps)
                 time.sleep(poll_s)
-                for name in list(running):
-                    proc, p, resume, t0, task = running[name]
-                    progress.update(task, completed=_steps_done(p.run_dir))
-                    rc = proc.poll()
-                    if rc is None:
+                for name, run in list(running.items()):
+                    progress.update(run.task, completed=_steps_done(run.point.run_dir))
+                    if (rc := run.proc.poll()) is None:
                         continue
                     del running[name]
-                    progress.remove_task(task)
-                    log = log_dir / f"{p.name}.log"
-                    ok = rc == 0 and status_of(p.run_dir) == "finished"
-                    out = Outcome(
-                        p,
-                        "finished" if ok else "failed",
-                        resumed=resume,
-                        wall_s=time.monotonic() - t0,
-                        result=_last_json_line(log),
-                        log=log,
-                    )
-                    outcomes[name] = out
+                    progress.remove_task(run.task)
                     progress.advance(grid)
-                    if ok:
-                        r = out.result
-                        extra = ""
-                        if is_number(r.get("eval_pass1_start")) and is_number(
-                            r.get("eval_pass1_end")
-                        ):
-                            extra = (
-                                f", pass@1 {r['eval_pass1_start']:.3f} -> {r['eval_pass1_end']:.3f}"
-                            )
-                        console.print(f"done   {name} in {out.wall_s:.0f} s{extra}")
-                    else:
-                        why = f"exit {rc}" if rc != 0 else "exit 0 but no summary.json"
-                        console.print(f"[red]FAILED {name} ({why}); log: {log}[/red]")
+                    outcomes[name] = _finish(run, rc)
+                    _say(console, outcomes[name])
         except KeyboardInterrupt:
-            for proc, *_ in running.values():
-                proc.terminate()
-            for proc, *_ in running.values():
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=10)
+            _stop(list(running.values()))
             raise
     return [outcomes[p.name] for p in points if p.name in outcomes]
+
+
+def closing_lines(outcomes: list[Outcome], out_dir: str, wall_s: float) -> list[str]:
+    """What a person reads last: the failed points on one line (if any), then one sentence on what
+    ran, how long it took and where the runs are."""
+    count = {s: sum(o.status == s for o in outcomes) for s in ("skipped", "finished", "failed")}
+    resumed = sum(o.resumed and o.status == "finished" for o in outcomes)
+    lines = []
+    if failed := [o for o in outcomes if o.status == "failed"]:
+        names = ", ".join(f"{o.point.name} ({_exit_text(o.exit_code)})" for o in failed)
+        lines.append(
+            f"{len(failed)} of {len(outcomes)} points failed: {names}; each one's failed.json "
+            "holds its error, and re-launching the same command retries them."
+        )
+    lines.append(
+        f"Sweep of {len(outcomes)} points done in {_dur(wall_s)}: {count['finished']} ran "
+        f"({resumed} resumed), {count['skipped']} were already finished and {count['failed']} "
+        f"failed; the runs are in {out_dir} (next: grpo-lora report {out_dir})."
+    )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -591,21 +658,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.parallel > (os.cpu_count() or 1):
         console.print(f"[yellow]--parallel {args.parallel} exceeds {os.cpu_count()} CPUs[/yellow]")
+    t0 = time.monotonic()
     try:
         outcomes = run_sweep(spec, args.parallel, train_cmd, console)
     except KeyboardInterrupt:
         console.print("interrupted: re-launch the same command to resume")
         return 130
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("skipped", "finished", "failed")}
-    resumed = sum(o.resumed and o.status == "finished" for o in outcomes)
-    console.print(
-        f"{len(outcomes)} points: {counts['finished']} ran ({resumed} resumed), "
-        f"{counts['skipped']} already finished, {counts['failed']} failed"
-    )
-    if counts["failed"]:
-        console.print("failed points are resumed (or restarted) by re-launching the same command")
-    console.print(f"next: grpo-lora report {spec.out_dir}")
-    return 1 if counts["failed"] else 0
+    lines = closing_lines(outcomes, spec.out_dir, time.monotonic() - t0)
+    for line in lines:
+        console.print(line, **PLAIN)
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
 if __name__ == "__main__":

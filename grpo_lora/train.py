@@ -1,13 +1,17 @@
-"""`grpo-lora train RECIPE [key.sub=value ...] [--resume]`, also `python -m grpo_lora.train` and
-`accelerate launch -m grpo_lora.train`. The last stdout line is one JSON object (the run's summary)."""
+"""`grpo-lora train RECIPE [key.sub=value ...] [--resume] [-v]`, also `python -m grpo_lora.train` and
+`accelerate launch -m grpo_lora.train`. The run ends with one sentence for a person, then one JSON line
+(the run's summary) as the last line of stdout. Third-party log lines go to RUN_DIR/train.log (one
+file per process) unless -v shows them on the terminal."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
-from grpo_lora.engines.vllm import configure_cpu_env
+from grpo_lora.cpu_env import configure_cpu_env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,22 +22,76 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--resume", action="store_true", help="continue the run in run_dir from its last checkpoint"
     )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show third-party log lines on the terminal"
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the recipe and print what it derives, without loading a model or data",
+    )
     args = parser.parse_args(argv)
 
     from grpo_lora.config import ConfigError, load_config
     from grpo_lora.engines.base import EngineError
 
+    world = int(os.environ.get("WORLD_SIZE", "1"))
     try:
         cfg = load_config(args.recipe, args.overrides)
-        from grpo_lora.trainer import train
+        derived = cfg.derived(world)
+    except ConfigError as e:
+        print(f"grpo-lora train: {e}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(dry_run(cfg, derived, world))
+        return 0
+    rank = int(os.environ.get("RANK", "0"))
+    log_path = Path(cfg.run_dir) / ("train.log" if rank == 0 else f"train.rank{rank}.log")
+    if not args.verbose:
+        from grpo_lora.console import quiet_terminal
 
+        quiet_terminal(log_path)
+    from grpo_lora.trainer import RunError, train
+
+    try:
         summary = train(cfg, resume=args.resume)
     except (ConfigError, EngineError) as e:
         print(f"grpo-lora train: {e}", file=sys.stderr)
         return 2
+    except RunError as e:
+        print(f"grpo-lora train: {e} (details: {log_path})", file=sys.stderr)
+        return 1
     if summary is not None:  # the main process speaks for the run
+        print(sentence(summary))
         print(json.dumps(summary))
     return 0
+
+
+def dry_run(cfg, derived: dict, world: int) -> str:
+    """What a run of this recipe would do, in a few lines."""
+    policy = "FullFT" if cfg.lora.full else f"LoRA rank {cfg.lora.rank} ({cfg.lora.targets})"
+    lines = [
+        f"recipe OK: {policy} on {cfg.model.path} ({cfg.model.dtype}), {cfg.engine.kind} engine, "
+        f"data {cfg.data.name}, {world} process(es)",
+        f"loss {cfg.algorithm.loss.kind} ({cfg.algorithm.loss.aggregation} aggregation), "
+        f"advantage {cfg.algorithm.advantage}, lr {cfg.optimizer.lr:g}, "
+        f"{cfg.schedule.steps} steps ({cfg.schedule.decay})",
+        *(f"{k}: {v:,}" for k, v in derived.items()),
+        f"run_dir: {cfg.run_dir}",
+    ]
+    return "\n".join(lines)
+
+
+def sentence(summary: dict) -> str:
+    """The run in one sentence: held-out pass@1 start -> end, wall time, where to look."""
+    start, end = summary.get("eval_pass1_start"), summary.get("eval_pass1_end")
+    scores = f"held-out pass@1 {start:.3f} -> {end:.3f}" if start is not None else "no evaluation"
+    run_dir = summary["run_dir"]
+    return (
+        f"Trained {summary['steps']} steps in {summary['wall_s'] / 60:.1f} min: {scores}. "
+        f"Everything is in {run_dir} (log: {run_dir}/train.log); "
+        f"curves: tensorboard --logdir {run_dir}/tensorboard"
+    )
 
 
 if __name__ == "__main__":

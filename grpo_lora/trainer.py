@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import platform
@@ -23,18 +24,28 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from accelerate import Accelerator
+from torch import nn
 
 from grpo_lora import advantages, losses
-from grpo_lora.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from grpo_lora.config import Config, ConfigError, dump_config
+from grpo_lora.batch import Batch, make_batch
+from grpo_lora.checkpoint import CheckpointError, latest_checkpoint, save_checkpoint
+from grpo_lora.checkpoint import resume as resume_from_checkpoint
+from grpo_lora.config import Config, ConfigError, OptimizerSection, dump_config
 from grpo_lora.data import load_problems
-from grpo_lora.engines import Sampling, make_engine
-from grpo_lora.evaluate import evaluate, grade_texts
+from grpo_lora.data.problems import Problem, ProblemSet, grade
+from grpo_lora.engines import Rollout, RolloutEngine, Sampling, make_engine
+from grpo_lora.evaluate import evaluate
 from grpo_lora.metrics import MetricsLog, read_metrics
-from grpo_lora.policy import load_policy, token_logprobs
+from grpo_lora.models import resolve_model_path
+from grpo_lora.optim import make_optimizer, make_scheduler
+from grpo_lora.policy import Policy, load_policy, token_logprobs
 
 MAX_KEYS = (
     "is/ratio_max",
@@ -43,112 +54,175 @@ MAX_KEYS = (
 )  # reduced by max over processes
 
 
-def resolve_model(path: str) -> Path | str:
-    if path == "tiny":
-        from grpo_lora.tiny import ensure_tiny
-
-        return ensure_tiny()
-    return path
-
-
-def lr_lambda(schedule):
-    def factor(step: int) -> float:
-        if step < schedule.warmup_steps:
-            return (step + 1) / schedule.warmup_steps
-        if schedule.decay == "constant":
-            return 1.0
-        progress = (step - schedule.warmup_steps) / max(1, schedule.steps - schedule.warmup_steps)
-        cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-        return schedule.min_lr_ratio + (1 - schedule.min_lr_ratio) * cosine
-
-    return factor
-
-
 def request_seed(seed: int, step: int, prompt_index: int) -> int:
     """vLLM per-request seed from (run seed, step, global prompt index): rollouts replay on resume."""
     return ((seed * 1_000_003 + step) * 65_537 + prompt_index) % (2**31 - 1)
 
 
+@dataclass
+class Objective:
+    """What an update minimises: a loss of `losses` (plus the optional KL to a frozen reference),
+    on log-probs taken at the sampling temperature, computed in ``dtype``."""
+
+    loss_fn: Callable
+    loss_cfg: losses.LossConfig
+    temperature: float
+    dtype: torch.dtype = torch.float32
+    ref_model: nn.Module | None = None
+
+
+@dataclass
+class Optim:
+    """The optimizer, its settings (updates per batch, micro-batch token budget, clipping) and the
+    accelerator that backpropagates and all-reduces for it."""
+
+    optimizer: torch.optim.Optimizer
+    settings: OptimizerSection
+    accelerator: Accelerator
+
+
+@dataclass
+class Sampled:
+    """One step's prompts and rollouts, and the weight version (updates applied) they were
+    sampled with."""
+
+    prompts: list[Problem]
+    rollouts: list[Rollout]
+    version: int
+    seconds: float
+
+
+class RunError(RuntimeError):
+    """A run that stopped mid-way; the message is one line (the traceback is in the run's log)."""
+
+
+@dataclass
+class Run:
+    """Everything a run holds while it trains, built once by `_setup`."""
+
+    cfg: Config
+    accelerator: Accelerator
+    run_dir: Path
+    policy: Policy
+    model: nn.Module  # policy.model as accelerate prepared it (DDP-wrapped with several processes)
+    problems: ProblemSet
+    optim: Optim
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    objective: Objective
+    adv_fn: Callable
+    engine: RolloutEngine
+    sampling: Sampling
+    pad_id: int
+    metrics: MetricsLog | None  # the main process writes the rows
+    say: Callable
+    start: int = 0
+    engine_version: int = 0  # updates applied to the weights the engine serves
+
+
 def train(cfg: Config, resume: bool = False, log=print) -> dict | None:
     """Run (or with ``resume`` continue) a training run; the main process returns its summary."""
-    from accelerate import Accelerator
-
     t_start = time.perf_counter()
+    run = _setup(cfg, resume, log)
+    main = run.accelerator.is_main_process
+    if run.start == 0:
+        row0 = _evaluate(run)
+        if main:
+            run.metrics.write({"step": 0, **row0})
+    run.accelerator.wait_for_everyone()
+    progress = _progress(cfg.logging.progress and main, cfg.schedule.steps, run.start)
+    done = run.start  # the last step whose update is complete and logged
+    # async_rollouts: one thread samples the next step while this one trains
+    ahead_pool = ThreadPoolExecutor(1) if cfg.algorithm.async_rollouts else None
+    sampled = None
+    try:
+        for step in range(run.start, cfg.schedule.steps):
+            t_step = time.perf_counter()
+            sampled = sampled or _sample(run, step)
+            ahead = None
+            if ahead_pool is not None and step + 1 < cfg.schedule.steps:
+                ahead = ahead_pool.submit(_sample, run, step + 1)
+            row = _step(run, step, sampled, ahead)
+            sampled = ahead.result() if ahead is not None else None
+            # wall time of the step as a whole (with async rollouts, its sampling overlapped
+            # the step before)
+            row["time/step_s"] = time.perf_counter() - t_step
+            row["perf/tokens_per_s"] = row["completion/tokens"] / row["time/step_s"]
+            done = step + 1
+            last = done == cfg.schedule.steps
+            if last or (cfg.logging.eval_every and done % cfg.logging.eval_every == 0):
+                row.update(_evaluate(run))
+            if main:
+                run.metrics.write(row)
+            if last or (cfg.checkpoint.every and done % cfg.checkpoint.every == 0):
+                _checkpoint(run, done)
+            progress(row)
+    except Exception as e:
+        error = _stopped(run, done, e)
+        run.engine.close()
+        if run.metrics is not None:
+            run.metrics.close()
+        raise error from e
+    finally:
+        if ahead_pool is not None:
+            ahead_pool.shutdown(wait=True)
+    summary = _summary(run, time.perf_counter() - t_start)
+    run.accelerator.wait_for_everyone()
+    run.engine.close()  # last: vLLM's shutdown tears down the default process group it shares
+    return summary
+
+
+def _setup(cfg: Config, resume: bool, log) -> Run:
+    """Policy, data, optimizer, loss, engine and metrics log, resumed from the last checkpoint."""
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    rank, world, main = (
-        accelerator.process_index,
-        accelerator.num_processes,
-        accelerator.is_main_process,
-    )
+    main, world = accelerator.is_main_process, accelerator.num_processes
     say = log if main else (lambda *a, **k: None)
     derived = cfg.derived(world)
     run_dir = Path(cfg.run_dir)
-    if main:
-        if not resume and (run_dir / "metrics.jsonl").exists():
-            raise ConfigError(
-                f"run_dir: {run_dir} already holds a run; pass --resume or choose another run_dir"
-            )
-        run_dir.mkdir(parents=True, exist_ok=True)
+    if main and not resume and (run_dir / "metrics.jsonl").exists():
+        raise ConfigError(
+            f"run_dir: {run_dir} already holds a run; pass --resume or choose another run_dir"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
     accelerator.wait_for_everyone()
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
 
-    # --- policy, data, optimizer, engine ---
-    model_path = resolve_model(cfg.model.path)
-    full = cfg.lora.full
-    policy = load_policy(
-        model_path,
-        rank=None if full else cfg.lora.rank,
-        alpha=cfg.lora.alpha,
-        targets=cfg.lora.targets,
-        dropout=cfg.lora.dropout,
-        dtype=getattr(torch, cfg.model.dtype),
-    )
-    tok = policy.tokenizer
-    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    model_path = resolve_model_path(cfg.model.path)
+    dtype = getattr(torch, cfg.model.dtype)
     try:
-        problems = load_problems(cfg.data, tok)
-    except (ValueError, FileNotFoundError) as e:
+        policy = load_policy(
+            model_path,
+            rank=None if cfg.lora.full else cfg.lora.rank,
+            alpha=cfg.lora.alpha,
+            targets=cfg.lora.targets,
+            dropout=cfg.lora.dropout,
+            dtype=dtype,
+        )
+        problems = load_problems(cfg.data, policy.tokenizer)
+    except (ValueError, FileNotFoundError) as e:  # lora.targets the model lacks, data fields
         raise ConfigError(str(e)) from None
-    heldout = problems.heldout[: cfg.data.heldout_size]
-    optimizer = torch.optim.AdamW(
-        policy.trainable_parameters(),
-        lr=cfg.optimizer.lr,
-        betas=cfg.optimizer.betas,
-        eps=cfg.optimizer.eps,
-        weight_decay=cfg.optimizer.weight_decay,
-    )
-    # the scheduler is stepped by hand: accelerate's wrapper would step it once per process
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.schedule))
+    tok = policy.tokenizer
+    optimizer = make_optimizer(policy.trainable_parameters(), cfg.optimizer)
+    scheduler = make_scheduler(optimizer, cfg.schedule)
     model, optimizer = accelerator.prepare(policy.model, optimizer)
-    ref_model = _reference_model(cfg, policy, model_path)
-    loss_fn = losses.LOSSES[cfg.algorithm.loss.kind]
-    loss_cfg = losses.LossConfig.model_validate(
-        {
-            **cfg.algorithm.loss.model_dump(),
-            "constant_norm": cfg.algorithm.loss.constant_norm or cfg.engine.max_tokens,
-        }
+    # model_copy keeps which fields the recipe set (a rebuilt config would set them all)
+    loss_cfg = cfg.algorithm.loss.model_copy(
+        update={"constant_norm": cfg.algorithm.loss.constant_norm or cfg.engine.max_tokens}
     )
-    adv_fn = advantages.ADVANTAGES[cfg.algorithm.advantage]
+    ref_model = _reference_model(cfg, policy, model_path)
+    objective = Objective(
+        losses.LOSSES[loss_cfg.kind], loss_cfg, cfg.engine.temperature, dtype, ref_model
+    )
     engine = make_engine(
         cfg.engine.kind,
         str(model_path),
         dtype=cfg.model.dtype,
-        max_lora_rank=None if full else (cfg.engine.max_lora_rank or cfg.lora.rank),
+        max_lora_rank=None if cfg.lora.full else (cfg.engine.max_lora_rank or cfg.lora.rank),
         seed=cfg.seed,
         gpu_memory_utilization=cfg.engine.gpu_memory_utilization,
         cpu_kv_cache_bytes=int(cfg.engine.cpu_kv_cache_gb * 2**30),
     )
-    sampling = Sampling(cfg.engine.temperature, cfg.engine.top_p, cfg.engine.max_tokens)
-
-    # --- start or resume ---
-    start = 0
-    ckpt = latest_checkpoint(run_dir) if resume else None
-    if ckpt is not None:
-        start = load_checkpoint(ckpt, policy, optimizer, scheduler)
-        say(f"resuming from {ckpt} (step {start})")
-    elif resume:
-        say(f"no checkpoint in {run_dir}: starting from step 0")
+    start = resume_from_checkpoint(run_dir, policy, optimizer, scheduler, say) if resume else 0
     metrics = None
     if main:
         metrics = MetricsLog(
@@ -161,207 +235,319 @@ def train(cfg: Config, resume: bool = False, log=print) -> dict | None:
         (run_dir / "config.yaml").write_text(dump_config(cfg))
         _write_manifest(run_dir, cfg, policy, world, model_path)
     if policy.is_lora or start > 0:
-        policy.sync(
-            engine, version=start
-        )  # exactly once; FullFT at step 0 already serves these weights
+        policy.sync(engine, version=start)  # once; FullFT at step 0 already serves these weights
     say(
-        f"world size {world} | {'FullFT' if full else f'LoRA rank {cfg.lora.rank} ({cfg.lora.targets})'} | "
-        f"{policy.num_trainable():,} trainable params | "
+        f"world size {world} | {'FullFT' if cfg.lora.full else f'LoRA rank {cfg.lora.rank} ({cfg.lora.targets})'} | "
+        f"{policy.num_trainable():,} trainable params | {cfg.model.dtype} | "
         + " | ".join(f"{k} {v:,}" for k, v in derived.items())
     )
+    return Run(
+        cfg=cfg,
+        accelerator=accelerator,
+        run_dir=run_dir,
+        policy=policy,
+        model=model,
+        problems=problems,
+        optim=Optim(optimizer, cfg.optimizer, accelerator),
+        scheduler=scheduler,
+        objective=objective,
+        adv_fn=advantages.ADVANTAGES[cfg.algorithm.advantage],
+        engine=engine,
+        sampling=Sampling(
+            cfg.engine.temperature, cfg.engine.top_p, cfg.engine.max_tokens, cfg.engine.ignore_eos
+        ),
+        pad_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+        metrics=metrics,
+        say=say,
+        start=start,
+        engine_version=start,
+    )
 
-    def run_eval() -> dict:
-        if not main or not heldout:
-            return {}
-        t0 = time.perf_counter()
-        scores = evaluate(
-            engine,
-            heldout,
-            k=cfg.logging.eval_k,
-            temperature=cfg.engine.temperature,
-            max_tokens=cfg.engine.max_tokens,
-            seed=cfg.seed,
-        )
-        return {
-            "eval/pass1": scores["pass1"],
-            "eval/passk": scores["passk"],
-            "eval/greedy_acc": scores["greedy_acc"],
-            "time/eval_s": time.perf_counter() - t0,
-        }
 
-    if start == 0:
-        row0 = run_eval()
-        if main:
-            metrics.write({"step": 0, **row0})
-    accelerator.wait_for_everyone()
+def _sample(run: Run, step: int) -> Sampled:
+    """This process's share of step ``step``'s prompts, G completions each, from the engine as it
+    is now (per-request seeds from run seed, step and prompt index: rollouts replay on resume)."""
+    cfg, accelerator = run.cfg, run.accelerator
+    rank, world = accelerator.process_index, accelerator.num_processes
+    p_local = cfg.data.prompts_per_step // world
+    t0 = time.perf_counter()
+    version = run.engine_version
+    prompts = run.problems.batch(cfg.seed, step, cfg.data.prompts_per_step)[
+        rank * p_local : (rank + 1) * p_local
+    ]
+    seeds = [request_seed(cfg.seed, step, rank * p_local + i) for i in range(p_local)]
+    rollouts = run.engine.generate(
+        [p.prompt for p in prompts], cfg.data.group_size, run.sampling, seeds=seeds
+    )
+    return Sampled(prompts, rollouts, version, time.perf_counter() - t0)
 
-    # --- the loop ---
+
+def _step(run: Run, step: int, sampled: Sampled, ahead: Future | None) -> dict:
+    """One GRPO step in data-flow order: grade -> advantages -> batch -> update -> sync, on
+    rollouts already sampled. ``ahead``, when given, is the next step's sampling, running while
+    this step trains: the new weights reach the engine only once it is done. Returns the step's
+    metrics row (reduced over processes)."""
+    cfg, accelerator = run.cfg, run.accelerator
+    rank, world = accelerator.process_index, accelerator.num_processes
     p_local, g = cfg.data.prompts_per_step // world, cfg.data.group_size
-    progress = _progress(cfg.logging.progress and main, cfg.schedule.steps, start)
-    for step in range(start, cfg.schedule.steps):
-        t0 = time.perf_counter()
-        batch = problems.batch(cfg.seed, step, cfg.data.prompts_per_step)[
-            rank * p_local : (rank + 1) * p_local
-        ]
-        seeds = [request_seed(cfg.seed, step, rank * p_local + i) for i in range(p_local)]
-        rollouts = engine.generate([p.prompt for p in batch], g, sampling, seeds=seeds)
-        t1 = time.perf_counter()
+    prompts, rollouts = sampled.prompts, sampled.rollouts
+    t1 = time.perf_counter()
 
-        correct = grade_texts([r.text for r in rollouts], [p for p in batch for _ in range(g)])
-        rewards_PG = torch.tensor(correct, dtype=torch.float32).view(p_local, g)  # (P, G)
-        adv_PG = adv_fn(rewards_PG)
-        _write_samples(run_dir, rank, step + 1, batch, rollouts, rewards_PG)
-        t2 = time.perf_counter()
+    correct = grade([r.text for r in rollouts], [p for p in prompts for _ in range(g)])
+    rewards_PG = torch.tensor(correct, dtype=torch.float32).view(p_local, g)  # (P, G)
+    adv_PG = run.adv_fn(rewards_PG)
+    _write_samples(run.run_dir, rank, step + 1, prompts, rollouts, rewards_PG)
+    totals = _global_totals(rollouts, accelerator)
+    batch = make_batch(rollouts, adv_PG.reshape(-1), run.pad_id, totals)
+    t2 = time.perf_counter()
 
-        stats = _update(
-            cfg,
-            model,
-            ref_model,
-            optimizer,
-            rollouts,
-            adv_PG.reshape(-1),
-            loss_fn,
-            loss_cfg,
-            pad_id,
-            accelerator,
-        )
-        scheduler.step()
-        t3 = time.perf_counter()
+    stats = update(run.model, batch, run.objective, run.optim)
+    run.scheduler.step()
+    t3 = time.perf_counter()
 
-        policy.sync(engine, version=step + 1)
-        t4 = time.perf_counter()
+    if ahead is not None:
+        wait([ahead])  # the engine is busy sampling the next step until then
+    t_wait = time.perf_counter()
+    run.policy.sync(run.engine, version=step + 1)
+    run.engine_version = step + 1
+    t4 = time.perf_counter()
 
-        lengths = torch.tensor([len(r.completion_ids) for r in rollouts], dtype=torch.float32)
-        local = {
-            "reward/mean": rewards_PG.mean().item(),
-            "reward/std": rewards_PG.std(unbiased=False).item(),
-            "reward/accuracy": rewards_PG.mean().item(),
-            "reward/zero_signal_frac": advantages.zero_signal(rewards_PG).float().mean().item(),
-            "completion/len_mean": lengths.mean().item(),
-            "completion/truncated_frac": sum(r.finish_reason == "length" for r in rollouts)
-            / len(rollouts),
-            **stats,
-            "time/generate_s": t1 - t0,
-            "time/grade_s": t2 - t1,
-            "time/train_s": t3 - t2,
-            "time/sync_s": t4 - t3,
-            "perf/tokens_per_s": lengths.sum().item() / (t4 - t0),
-        }
-        if world > 1:  # DDP must keep the processes' weights identical: max and min must agree
-            checksum = sum(p.detach().double().sum() for p in policy.trainable_parameters()).item()
-            local["dist/param_sum_max"] = local["dist/param_sum_min"] = checksum
-        row = {
-            "step": step + 1,
-            "episodes": (step + 1) * cfg.data.prompts_per_step * g,
-            **_reduce(local, accelerator),
-            "optim/lr": scheduler.get_last_lr()[0],
-        }
-        last = step + 1 == cfg.schedule.steps
-        if last or (cfg.logging.eval_every and (step + 1) % cfg.logging.eval_every == 0):
-            row.update(run_eval())
-        row["time/step_s"] = time.perf_counter() - t0
-        row["memory/peak_mb"] = _peak_memory_mb()
-        if main:
-            metrics.write(row)
-        if last or (cfg.checkpoint.every and (step + 1) % cfg.checkpoint.every == 0):
-            if main:
-                save_checkpoint(
-                    run_dir, step + 1, policy, optimizer, scheduler, cfg.checkpoint.keep
-                )
-            accelerator.wait_for_everyone()
-        progress(row)
+    lengths = batch.completion_len_N.float()
+    local = {
+        "reward/mean": rewards_PG.mean().item(),
+        "reward/std": rewards_PG.std(unbiased=False).item(),
+        "reward/accuracy": rewards_PG.mean().item(),
+        "reward/zero_signal_frac": advantages.zero_signal(rewards_PG).float().mean().item(),
+        "completion/len_mean": lengths.mean().item(),
+        "completion/tokens": lengths.sum().item() * world,  # the mean over processes, times world
+        "completion/truncated_frac": sum(r.finish_reason == "length" for r in rollouts)
+        / len(rollouts),
+        **stats,
+        "engine/sampled_version": sampled.version,
+        "engine/lag": step - sampled.version,
+        "time/generate_s": sampled.seconds,
+        "time/grade_s": t2 - t1,
+        "time/train_s": t3 - t2,
+        "time/wait_s": t_wait - t3,
+        "time/sync_s": t4 - t_wait,
+    }
+    if world > 1:  # DDP must keep the processes' weights identical: max and min must agree
+        checksum = sum(p.detach().double().sum() for p in run.policy.trainable_parameters())
+        local["dist/param_sum_max"] = local["dist/param_sum_min"] = checksum.item()
+    return {
+        "step": step + 1,
+        "episodes": (step + 1) * cfg.data.prompts_per_step * g,
+        **_reduce(local, accelerator),
+        "optim/lr": run.scheduler.get_last_lr()[0],
+        "memory/peak_mb": _peak_memory_mb(),
+    }
 
-    # --- wrap up ---
-    rows = read_metrics(run_dir) if main else []
-    evals = [r for r in rows if r.get("eval/pass1") is not None]
+
+def _evaluate(run: Run) -> dict:
+    """Held-out pass@1, pass@k and greedy accuracy (main process only)."""
+    heldout = run.problems.heldout[: run.cfg.data.heldout_size]
+    if not run.accelerator.is_main_process or not heldout:
+        return {}
+    t0 = time.perf_counter()
+    scores = evaluate(
+        run.engine,
+        heldout,
+        k=run.cfg.logging.eval_k,
+        temperature=run.cfg.engine.temperature,
+        max_tokens=run.cfg.engine.max_tokens,
+        seed=run.cfg.seed,
+    )
+    return {
+        "eval/pass1": scores["pass1"],
+        "eval/passk": scores["passk"],
+        "eval/greedy_acc": scores["greedy_acc"],
+        "time/eval_s": time.perf_counter() - t0,
+    }
+
+
+def _checkpoint(run: Run, step: int) -> None:
+    """Save (main process); a failed write (e.g. a full disk) leaves the previous checkpoint
+    intact and stops the run with a one-line error, the other processes with it."""
+    failed = None
+    if run.accelerator.is_main_process:
+        try:
+            save_checkpoint(
+                run.run_dir,
+                step,
+                run.policy,
+                run.optim.optimizer,
+                run.scheduler,
+                run.cfg.checkpoint.keep,
+            )
+        except CheckpointError as e:
+            failed = e
+    if _any_process(run.accelerator, failed is not None):
+        raise failed or CheckpointError("the main process could not write a checkpoint")
+    run.accelerator.wait_for_everyone()
+
+
+def _stopped(run: Run, done: int, error: Exception) -> RunError:
+    """After a failure mid-run: log the traceback, checkpoint the last completed step (when its
+    weights are still the ones in memory, i.e. the failure came before the next update), and
+    return a one-line error."""
+    logging.getLogger("grpo_lora").error("the run stopped after step %d", done, exc_info=error)
+    if isinstance(error, CheckpointError):  # its message already says what is intact
+        return RunError(str(error))
+    saved = ""
+    latest = latest_checkpoint(run.run_dir)
+    updated = run.scheduler.last_epoch > done  # the scheduler steps right after each update
+    if run.accelerator.num_processes == 1 and not updated and done > run.start:
+        if latest is None or latest.name != f"step_{done:06d}":
+            _checkpoint(run, done)
+        saved = f"; step {done} is checkpointed, --resume continues from it"
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return RunError(f"step {done + 1} failed: {type(error).__name__}: {reason}{saved}")
+
+
+def _summary(run: Run, wall_s: float) -> dict | None:
+    """The run's summary (written to summary.json); None on the other processes."""
+    if not run.accelerator.is_main_process:
+        return None
+    cfg = run.cfg
+    evals = [r for r in read_metrics(run.run_dir) if r.get("eval/pass1") is not None]
     summary = {
-        "run_dir": str(run_dir),
+        "run_dir": str(run.run_dir),
         "steps": cfg.schedule.steps,
         "eval_pass1_start": evals[0]["eval/pass1"] if evals else None,
         "eval_pass1_end": evals[-1]["eval/pass1"] if evals else None,
-        "wall_s": round(time.perf_counter() - t_start, 1),
-        "trainable_params": policy.num_trainable(),
-        "episodes": cfg.schedule.steps * cfg.data.prompts_per_step * g,
-        "world_size": world,
+        "wall_s": round(wall_s, 1),
+        "trainable_params": run.policy.num_trainable(),
+        "episodes": cfg.schedule.steps * cfg.data.prompts_per_step * cfg.data.group_size,
+        "world_size": run.accelerator.num_processes,
     }
-    if main:
-        tmp = run_dir / "summary.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=2))
-        tmp.replace(run_dir / "summary.json")
-        metrics.close()
-    accelerator.wait_for_everyone()
-    engine.close()  # last: vLLM's shutdown tears down the default process group it shares
-    return summary if main else None
+    tmp = run.run_dir / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.replace(run.run_dir / "summary.json")
+    run.metrics.close()
+    return summary
 
 
-def _update(
-    cfg, model, ref_model, optimizer, rollouts, adv_N, loss_fn, loss_cfg, pad_id, accelerator
-) -> dict:
-    """``updates_per_batch`` optimizer steps on this batch, each accumulated over ``micro_batches``.
-    The first forward also measures how far the trainer's log-probs are from the engine's."""
-    n = len(rollouts)
-    chunks = [
-        list(range(i, n, cfg.optimizer.micro_batches)) for i in range(cfg.optimizer.micro_batches)
-    ]
+def _any_process(accelerator, flag: bool) -> bool:
+    """True on every process when ``flag`` is true on any (so that they stop together)."""
+    if accelerator.num_processes == 1:
+        return flag
+    t = torch.tensor([float(flag)], device=accelerator.device)
+    return bool(accelerator.reduce(t, reduction="sum").item() > 0)
+
+
+def _global_totals(rollouts, accelerator) -> losses.Totals:
+    """The step's sequence and completion-token counts over every process."""
+    counts = torch.tensor(
+        [len(rollouts), sum(len(r.completion_ids) for r in rollouts)], device=accelerator.device
+    )
+    if accelerator.num_processes > 1:
+        counts = accelerator.reduce(counts, reduction="sum")
+    return losses.Totals(sequences=int(counts[0]), tokens=int(counts[1]))
+
+
+def update(model: nn.Module, batch: Batch, objective: Objective, optim: Optim) -> dict:
+    """``updates_per_batch`` optimizer steps on one batch, each accumulated over micro-batches of
+    at most ``micro_batch_tokens`` padded tokens.
+
+    Each micro-batch's loss is its share of the whole step's loss (the normalisers divide by
+    ``batch.totals``, counted over every process), so the accumulated gradient is that of the step,
+    whatever the micro-batching and the number of processes. DDP averages gradients over
+    processes, hence the factor ``world`` on each share. The first pass also measures how far the
+    trainer's log-probs are from the sampler's (`drift_stats`). A non-finite loss or gradient norm
+    skips the optimizer step and is counted in ``loss/nonfinite``.
+    """
+    settings, accelerator = optim.settings, optim.accelerator
+    world = accelerator.num_processes
+    micro = batch.micro_batches(settings.micro_batch_tokens)
     params = [p for p in model.parameters() if p.requires_grad]
     out: dict[str, float] = {}
     skipped = 0
-    for update in range(cfg.optimizer.updates_per_batch):
-        optimizer.zero_grad(set_to_none=True)
-        finite = True
-        for c, idx in enumerate(chunks):
-            sync = contextlib.nullcontext() if c == len(chunks) - 1 else accelerator.no_sync(model)
-            with sync:
-                sub = [rollouts[i] for i in idx]
-                prompt_ids, completion_ids = (
-                    [r.prompt_ids for r in sub],
-                    [r.completion_ids for r in sub],
-                )
-                logp_NT, mask_NT, entropy_NT = token_logprobs(
-                    model,
-                    prompt_ids,
-                    completion_ids,
-                    cfg.engine.temperature,
-                    pad_id,
-                    with_entropy=True,
-                )
-                sampler_NT = torch.zeros_like(logp_NT)
-                for j, r in enumerate(sub):
-                    sampler_NT[j, : len(r.sampler_logprobs)] = torch.tensor(r.sampler_logprobs)
-                loss, stats = loss_fn(
-                    logp_NT, sampler_NT, adv_N[idx].to(logp_NT.device), mask_NT, loss_cfg
-                )
-                if ref_model is not None:
-                    with torch.no_grad():
-                        ref_NT, _ = token_logprobs(
-                            ref_model, prompt_ids, completion_ids, cfg.engine.temperature, pad_id
-                        )
-                    kl, kl_stats = losses.kl_k3(logp_NT, ref_NT, mask_NT, loss_cfg)
-                    loss, stats = loss + kl, {**stats, **kl_stats}
+    for u in range(settings.updates_per_batch):
+        optim.optimizer.zero_grad(set_to_none=True)
+        finite, first_pass = True, []
+        for c, mb in enumerate(micro):
+            last = c == len(micro) - 1
+            with contextlib.nullcontext() if last else accelerator.no_sync(model):
+                loss, logp_NT, entropy_NT, stats = _micro_loss(model, mb, objective)
                 finite &= bool(torch.isfinite(loss))
-                accelerator.backward(loss / len(chunks))
-            if update == 0:
-                diff = (logp_NT.detach() - sampler_NT).abs()[mask_NT]
-                _accumulate(
-                    out,
-                    {
-                        "engine/logp_diff_mean": diff.mean().item(),
-                        "engine/logp_diff_max": diff.max().item(),
-                        "policy/entropy": entropy_NT[mask_NT].mean().item(),
-                        **{k: float(v) for k, v in stats.items()},
-                    },
-                    len(chunks),
-                )
-        grad_norm = accelerator.clip_grad_norm_(params, cfg.optimizer.grad_clip or float("inf"))
+                accelerator.backward(loss * world)
+            first_pass.append((mb, logp_NT.detach(), entropy_NT, stats))
+        grad_norm = accelerator.clip_grad_norm_(params, settings.grad_clip or float("inf"))
         if finite and torch.isfinite(torch.as_tensor(grad_norm)):
-            optimizer.step()
+            optim.optimizer.step()
         else:
-            optimizer.zero_grad(set_to_none=True)  # a NaN/inf step never reaches the weights
+            optim.optimizer.zero_grad(set_to_none=True)  # a NaN/inf step never reaches the weights
             skipped += 1
-        if update == 0:
+        if u == 0:
+            out = {**_loss_stats(first_pass, world), **drift_stats(first_pass)}
             out["optim/grad_norm"] = float(grad_norm)
     out["loss/nonfinite"] = float(skipped)
     return out
+
+
+def _micro_loss(model, mb: Batch, objective: Objective):
+    """One micro-batch's share of the loss, with its log-probs, entropies and loss statistics."""
+    logp_NT, entropy_NT = token_logprobs(model, mb, objective.temperature, objective.dtype)
+    mask_NT = mb.mask_NT.to(logp_NT.device)
+    sampler_NT, adv_N = mb.sampler_NT.to(logp_NT.device), mb.adv_N.to(logp_NT.device)
+    loss, stats = objective.loss_fn(
+        logp_NT, sampler_NT, adv_N, mask_NT, objective.loss_cfg, mb.totals
+    )
+    if objective.ref_model is not None:
+        with torch.no_grad():
+            ref_NT, _ = token_logprobs(
+                objective.ref_model, mb, objective.temperature, objective.dtype
+            )
+        kl, kl_stats = losses.kl_k3(logp_NT, ref_NT, mask_NT, objective.loss_cfg, mb.totals)
+        loss, stats = loss + kl, {**stats, **kl_stats}
+    return loss, logp_NT, entropy_NT, stats
+
+
+def _loss_stats(first_pass, world: int) -> dict[str, float]:
+    """Combine the micro-batches' loss statistics: ``loss/*`` are shares of the step's loss, so
+    they add up (times ``world``: the processes' rows are averaged later); ``*_max``/``*_min`` take
+    the extreme; the rest are means, weighted by real tokens (by sequences for ``is/seq_*``)."""
+    out: dict[str, float] = {}
+    tokens = sum(int(mb.completion_len_N.sum()) for mb, *_ in first_pass) or 1
+    for mb, _, _, stats in first_pass:
+        for k, v in stats.items():
+            if k.startswith("loss/"):
+                out[k] = out.get(k, 0.0) + v * world
+            elif k.endswith("_max"):
+                out[k] = max(out.get(k, -math.inf), v)
+            elif k.endswith("_min"):
+                out[k] = min(out.get(k, math.inf), v)
+            else:
+                share = (
+                    len(mb) / sum(len(m) for m, *_ in first_pass)
+                    if k.startswith("is/seq_")
+                    else int(mb.completion_len_N.sum()) / tokens
+                )
+                out[k] = out.get(k, 0.0) + (0.0 if math.isnan(v) else v) * share
+    return out
+
+
+def drift_stats(first_pass) -> dict[str, float]:
+    """How far the trainer's log-probs are from the sampler's on the sampled tokens, before any
+    update: the check that the engine runs the weights the trainer has. Also the token IS ratio
+    rho = exp(logp - sampler_logp) and the policy's entropy."""
+    diffs, entropies = [], []
+    for mb, logp_NT, entropy_NT, _ in first_pass:
+        mask_NT = mb.mask_NT.to(logp_NT.device)
+        diffs.append((logp_NT - mb.sampler_NT.to(logp_NT.device))[mask_NT])
+        entropies.append(entropy_NT[mask_NT])
+    diff, entropy = torch.cat(diffs).double(), torch.cat(entropies)
+    if diff.numel() == 0:
+        return {}
+    ratio = diff.exp()
+    return {
+        "engine/logp_diff_mean": diff.abs().mean().item(),
+        "engine/logp_diff_max": diff.abs().max().item(),
+        "is/ratio_mean": ratio.mean().item(),
+        "is/ratio_max": ratio.max().item(),
+        "is/ratio_min": ratio.min().item(),
+        "policy/entropy": entropy.mean().item(),
+    }
 
 
 def _write_samples(run_dir: Path, rank: int, step: int, batch, rollouts, rewards_PG) -> None:
@@ -378,16 +564,6 @@ def _write_samples(run_dir: Path, rank: int, step: int, batch, rollouts, rewards
                 "completion": rollouts[i * g].text,
             }
             f.write(json.dumps(row) + "\n")
-
-
-def _accumulate(out: dict, stats: dict, n_chunks: int) -> None:
-    for k, v in stats.items():
-        if k.endswith("_max"):
-            out[k] = max(out.get(k, -math.inf), v)
-        elif k.endswith("_min"):
-            out[k] = min(out.get(k, math.inf), v)
-        else:
-            out[k] = out.get(k, 0.0) + v / n_chunks
 
 
 def _reduce(local: dict, accelerator) -> dict:

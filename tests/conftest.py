@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
-from grpo_lora.engines.vllm import configure_cpu_env
+from grpo_lora.cpu_env import configure_cpu_env
 
 configure_cpu_env()  # before anything imports vLLM
 
@@ -21,3 +22,20 @@ def tiny_path():
 @pytest.fixture(scope="session", autouse=True)
 def _quiet_vllm():
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+
+
+# two processes through torchrun, on the CPU with gloo (docs/accelerate-cpu.md: not `--cpu`)
+TWO_PROCESSES = [
+    sys.executable,
+    "-m",
+    "accelerate.commands.launch",
+    "--multi_gpu",
+    "--num_processes",
+    "2",
+    "--num_machines",
+    "1",
+    "--mixed_precision",
+    "no",
+    "--dynamo_backend",
+    "no",
+]

@@ -16,8 +16,8 @@ so the best LR of every rank group is 1e-3 for LoRA and 1e-4 for FullFT when tho
 
 Environment knobs:
     FAKE_TRAIN_LOG=FILE       append one JSON line {"argv": [...]} per invocation
-    FAKE_TRAIN_CRASH=SUB:K    a run whose run_dir name contains SUB dies (exit 3) right after step K,
-                              unless launched with --resume
+    FAKE_TRAIN_CRASH=SUB:K    a run whose run_dir name contains SUB dies (exit 3) right after step K
+                              (K=0: at start, before it writes anything), unless launched with --resume
 """
 
 from __future__ import annotations
@@ -85,11 +85,16 @@ def main(argv: list[str]) -> int:
         crash_sub, _, k = spec.partition(":")
         crash_at = int(k) if crash_sub in run_dir.name else None
 
+    if crash_at == 0:
+        print("fake crash at start", file=sys.stderr)
+        return 3
+
     ckpt = run_dir / "checkpoints"
     metrics = run_dir / "metrics.jsonl"
     start = 0
-    if resume:
-        start = json.loads((ckpt / "state.json").read_text())["step"]
+    if resume:  # like the trainer: from the last checkpoint, or from step 0 when none was saved
+        if (ckpt / "state.json").exists():
+            start = json.loads((ckpt / "state.json").read_text())["step"]
         rows = [json.loads(x) for x in metrics.read_text().splitlines()]
         metrics.write_text("".join(json.dumps(r) + "\n" for r in rows if r["step"] <= start))
     else:

@@ -37,10 +37,22 @@ def test_grpo_hand_values_population_std():
     torch.testing.assert_close(grpo(REWARDS_PG), expected, rtol=1e-5, atol=0)
 
 
-def test_grpo_zero_variance_group_is_zero_not_nan():
-    # all-equal group: std 0, centred 0 -> 0 / (0 + eps) = 0
-    out = grpo(torch.tensor([[0.5, 0.5, 0.5]]))
-    assert torch.equal(out, torch.zeros(1, 3))
+@pytest.mark.parametrize("fn", sorted(ADVANTAGES))
+@pytest.mark.parametrize("value", [0.7, 0.1, 1 / 3, 2.3e-3])
+def test_equal_rewards_give_exactly_zero(fn, value):
+    # 0.7 is not exact in binary: 7 x 0.7 in float32 has a mean an ulp off, which std-normalising
+    # used to blow up to |A| = 0.056
+    rewards = torch.full((2, 7), value, dtype=torch.float32)
+    out = ADVANTAGES[fn](rewards)
+    assert torch.equal(out, torch.zeros(2, 7)), out
+
+
+def test_grpo_bessel_matches_trl():
+    # TRL: (r - mean) / (torch.std(r) + eps), torch.std Bessel-corrected (G - 1 = 3)
+    rewards = torch.tensor([[1.0, 0.0, 0.0, 1.0]], dtype=torch.float64)
+    sd = math.sqrt(4 * 0.25 / 3)
+    expected = torch.tensor([[0.5, -0.5, -0.5, 0.5]], dtype=torch.float64) / (sd + 1e-6)
+    torch.testing.assert_close(ADVANTAGES["grpo_bessel"](rewards), expected, rtol=0, atol=1e-12)
 
 
 def test_rloo_hand_values():
@@ -98,12 +110,13 @@ def test_non_finite_rewards_rejected(name):
 
 
 def test_registry():
-    assert set(ADVANTAGES) == {"mean_centred", "grpo", "rloo", "dr_grpo"}
+    assert set(ADVANTAGES) == {"mean_centred", "grpo", "grpo_bessel", "rloo", "dr_grpo"}
     assert ADVANTAGES["mean_centred"] is mean_centred
     out = ADVANTAGES["grpo"](REWARDS_PG)
     assert out.shape == REWARDS_PG.shape
 
 
 def test_doctests():
-    failures, _ = doctest.testmod(advantages, verbose=False)
+    failures, attempted = doctest.testmod(advantages, verbose=False)
     assert failures == 0
+    assert attempted >= 4  # mean_centred, grpo, rloo, zero_signal each show one

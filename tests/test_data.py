@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +12,8 @@ from grpo_lora.config import load_config
 from grpo_lora.data import load_problems
 from grpo_lora.data.problems import Problem, ProblemSet, jsonl, tiny_arith
 from grpo_lora.tiny.task import heldout
+
+ROOT = Path(__file__).parent.parent
 
 
 def toy(n=10):
@@ -92,3 +96,74 @@ def test_an_ungradable_gold_stops_loading_and_names_the_problem(tmp_path):
     cfg = load_config(None, ["data.name=jsonl", f"data.source={path}"])
     with pytest.raises(ValueError, match="problem train-2"):
         load_problems(cfg.data)
+
+
+# --- tiny-arith for chat models: data.template and the difficulty knobs -------------------------
+
+
+@pytest.fixture(scope="module")
+def chat_tokenizer():
+    from grpo_lora.tiny.tokenizer import build_tokenizer
+
+    return build_tokenizer()  # has a chat template, like an instruction-tuned model's
+
+
+def test_tiny_arith_keeps_its_own_prompts_by_default():
+    cfg = load_config(ROOT / "recipes" / "tiny_lora_r1.yaml")
+    assert cfg.data.template == "tiny"  # resolved at load, so the saved config records it
+    assert load_config(None, ["data.name=gsm8k"]).data.template == "chat"
+    ps = load_problems(cfg.data)
+    assert [p.prompt for p in ps.heldout] == [p.prompt for p in heldout(cfg.data.heldout_size)]
+    assert ps.heldout[0].prompt.startswith("Q: ") and ps.heldout[0].prompt.endswith("\nA:")
+    # an explicit "tiny" and a dumped-and-reloaded config load the same problems
+    assert load_problems(load_config(None, ["data.template=tiny"]).data).train[:50] == ps.train[:50]
+
+
+@pytest.mark.parametrize("template", ["chat", "plain", "raw"])
+def test_tiny_arith_renders_its_questions_with_a_template(chat_tokenizer, template):
+    from grpo_lora.data.templates import format_prompt
+
+    cfg = load_config(None, [f"data.template={template}", "data.heldout_size=16"])
+    ps = load_problems(cfg.data, chat_tokenizer)
+    tiny = load_problems(load_config(None, ["data.heldout_size=16"]).data)
+    for got, base, q in zip(ps.heldout, tiny.heldout, heldout(16)):
+        assert got.prompt == format_prompt(q.question, template, chat_tokenizer, "gsm8k")
+        assert (got.id, got.gold, got.dataset) == (base.id, base.gold, base.dataset)
+    if template != "raw":
+        assert "#### N" in ps.heldout[0].prompt  # GSM8K's answer instruction
+
+
+def test_tiny_arith_chat_needs_a_tokenizer():
+    cfg = load_config(None, ["data.template=chat"])
+    with pytest.raises(ValueError, match="needs a tokenizer"):
+        load_problems(cfg.data)
+
+
+def test_tiny_arith_difficulty_knobs():
+    from grpo_lora.tiny.task import Difficulty
+
+    cfg = load_config(None, ["data.max_terms=2", "data.max_operand=9", "data.heldout_size=64"])
+    assert cfg.data.difficulty() == Difficulty(max_terms=2, max_operand=9)
+    assert load_config(None, []).data.difficulty() == Difficulty()  # unset = the tiny policy's
+    ps = load_problems(cfg.data)
+    assert [p.prompt for p in ps.heldout] == [p.prompt for p in heldout(64, Difficulty(2, 2, 9))]
+    assert not {p.prompt for p in ps.train} & {p.prompt for p in ps.heldout}
+    for p in ps.heldout + ps.train[:200]:
+        (a, _, b), *rest = re.findall(r"(\d+)([+-])(\d+)=", p.gold)
+        assert not rest and int(a) <= 9 and int(b) <= 9, p  # two terms, each in 1..9
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["data.min_terms=3", "data.max_terms=2"], "min_terms: 3 is above max_terms 2"),
+        (["data.name=gsm8k", "data.max_terms=2"], "max_terms: only tiny-arith"),
+        (["data.name=math", "data.template=tiny"], "'tiny' is tiny-arith's own format"),
+        (["data.max_operand=0"], "data.max_operand"),
+    ],
+)
+def test_bad_tiny_arith_settings_name_the_field(overrides, message):
+    from grpo_lora.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from grpo_lora.batch import make_batch
 from grpo_lora.engines import EngineError, Sampling, make_engine
 from grpo_lora.policy import load_policy, token_logprobs
 from grpo_lora.tiny.task import heldout
@@ -63,17 +64,10 @@ def assert_agrees(engine, model, tok):
         model, tok, PROMPTS, GREEDY.max_tokens
     )
     sampled = engine.generate(PROMPTS[:8], 4, SAMPLED, seeds=list(range(8)))
+    batch = make_batch(sampled, torch.zeros(len(sampled)), pad_id=tok.eos_token_id)
     with torch.no_grad():
-        logp, mask = token_logprobs(
-            model,
-            [r.prompt_ids for r in sampled],
-            [r.completion_ids for r in sampled],
-            pad_id=tok.eos_token_id,
-        )
-    engine_logp = torch.zeros_like(logp)
-    for i, r in enumerate(sampled):
-        engine_logp[i, : len(r.sampler_logprobs)] = torch.tensor(r.sampler_logprobs)
-    diff = (logp - engine_logp).abs()[mask]
+        logp, _ = token_logprobs(model, batch)
+    diff = (logp - batch.sampler_NT).abs()[batch.mask_NT]
     assert diff.max().item() < TOL, f"max |engine - trainer| log-prob {diff.max().item():.2e}"
     return [r.completion_ids for r in greedy]
 

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from grpo_lora.losses import (
     LOSSES,
     LossConfig,
+    Totals,
     aggregate,
     cispo,
     gspo,
@@ -225,10 +226,18 @@ def test_gspo_sequence_unclipped_negative_advantage():
 
 
 def test_gspo_always_averages_per_sequence():
+    # A = [1, -2], s = [1, sqrt2]: seq 1 has A < 0 and s > 1 (not clipped below): -(-2) sqrt2
+    # per-sequence mean: (-1 + 2 sqrt2) / 2; a token mean would give (3 * -1 + 2 * 2 sqrt2) / 5
     logp, sampler, adv, mask = gspo_batch(-2.0)
-    a, _ = gspo(logp, sampler, adv, mask, LossConfig(kind="gspo"))  # aggregation left default
-    b, _ = gspo(logp, sampler, adv, mask, LossConfig(kind="gspo", aggregation="sequence"))
-    close(a.detach(), b.detach())
+    per_sequence = (-1.0 + 2 * math.sqrt(2)) / 2
+    for cfg in (
+        LossConfig(kind="gspo"),  # aggregation left at its default, "token"
+        LossConfig.model_construct(
+            **{**LossConfig(kind="gspo").model_dump(), "aggregation": "token"}
+        ),
+    ):
+        loss, _ = gspo(logp, sampler, adv, mask, cfg)
+        close(loss.detach(), per_sequence)
     with pytest.raises(ValidationError, match="aggregation"):
         LossConfig(kind="gspo", aggregation="token")
 
@@ -327,11 +336,27 @@ def test_padding_garbage_contributes_nothing(fn, cfg, pad_logp, pad_sampler):
     assert stats == pytest.approx(clean_stats)
 
 
-def test_bool_and_float_masks_agree():
+@pytest.mark.parametrize("dtype", [torch.bool, torch.int64, F64], ids=["bool", "int", "float"])
+def test_masks_of_any_dtype_give_the_hand_value(dtype):
+    # the is_pg token case above: 2.8 / 5 over the 5 real tokens, whatever the mask's dtype
     logp, sampler, adv, mask = batch()
-    a, _ = ppo(logp, sampler, adv, mask, LossConfig(kind="ppo"))
-    b, _ = ppo(logp, sampler, adv, mask.bool(), LossConfig(kind="ppo"))
-    close(a.detach(), b.detach())
+    loss, _ = is_pg(logp, sampler, adv, mask.to(dtype), LossConfig())
+    close(loss.detach(), 2.8 / 5)
+
+
+def test_fractional_mask_is_refused():
+    logp, sampler, adv, mask = batch()
+    with pytest.raises(ValueError, match="0 and 1"):
+        is_pg(logp, sampler, adv, mask * 0.5, LossConfig())
+
+
+def test_totals_make_shares_that_add_up():
+    # row 0 alone with the step's totals (5 tokens) is its share of the token mean: -3.0 / 5
+    logp, sampler, adv, mask = batch()
+    share, _ = is_pg(logp[:1], sampler[:1], adv[:1], mask[:1], LossConfig(), Totals(2, 5))
+    rest, _ = is_pg(logp[1:], sampler[1:], adv[1:], mask[1:], LossConfig(), Totals(2, 5))
+    close(share.detach(), -3.0 / 5)
+    close((share + rest).detach(), 2.8 / 5)
 
 
 # ---------------------------------------------------------------------------- aggregate

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from grpo_lora import report, sweep
+from grpo_lora import report, runs, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = 20  # last 10% = steps 19 and 20
@@ -138,7 +138,7 @@ def written(runs_dir, tmp_path_factory) -> tuple[Path, str]:
 
 def test_final_reward_is_mean_of_last_10_percent(tmp_path):
     _write_run(tmp_path / "a", 1, "all", 1e-3, 0, 0.6, steps=30)  # last 3 steps: 28, 29, 30
-    run = report.read_run(tmp_path / "a")
+    run = runs.read_run(tmp_path / "a")
     assert run.rank == 1 and run.targets == "all" and run.lr == 1e-3
     # step 28: 0.2 + 0.4 * 28/30, step 29: 0.59, step 30: 0.61
     assert report.final_reward(run) == pytest.approx((0.2 + 0.4 * 28 / 30 + 0.59 + 0.61) / 3)
@@ -148,7 +148,7 @@ def test_final_reward_is_mean_of_last_10_percent(tmp_path):
 
 
 def test_best_over_lr_is_argmax_of_seed_mean(runs_dir):
-    finished, unfinished, unreadable = report.load_runs(runs_dir)
+    finished, unfinished, unreadable = runs.load_runs(runs_dir)
     assert len(finished) == 22 and [p.name for p in unfinished] == ["run-crashed"]
     assert [(p.name, why) for p, why in unreadable] == [
         ("run-badconfig", "lora.rank: must be >= 1 or 'full' (got 0)")
@@ -272,3 +272,60 @@ def test_sweep_then_report_end_to_end(tmp_path, monkeypatch):
     md = report.write_report(tmp_path / "runs").read_text()
     assert "| 1 | all | 5,900 | 1e-03 |" in md and "| full | - | 500,000 | 1e-04 |" in md
     assert "1e-03 / 1e-04 = 10x" in md
+
+
+def test_failed_points_are_listed_with_their_error(tmp_path):
+    """Points the sweep saw fail are listed with their error, not dropped and not counted."""
+    _write_run(tmp_path / "a", "full", None, 1e-4, 0, 0.80)
+    _write_run(tmp_path / "b", 1, "all", 1e-3, 0, 0.70)
+    _write_run(tmp_path / "c", 1, "all", 1e-2, 0, 0.99, finished=False)  # died at some step
+    record = {"exit_code": 1, "steps_done": 7, "steps": 20, "log": "logs/c.log"}
+    runs.write_failure(tmp_path / "c", record | {"error": "RuntimeError: CUDA | out of memory"})
+    runs.write_failure(tmp_path / "d", {"exit_code": -9, "error": "no output"})  # died at start
+    md = report.write_report(tmp_path, tmp_path / "out").read_text()
+    assert "2 finished runs; 2 failed points left out (see Failed points)." in md
+    assert "unfinished" not in md and "0.990" not in md and "1e-02" not in md
+    assert "## Failed points\n" in md
+    assert "| `c` | 1 | 7 of 20 | RuntimeError: CUDA \\| out of memory | `logs/c.log` |" in md
+    assert "| `d` | -9 | ? of ? | no output | n/a |" in md
+    assert "| 1 | all | 5,900 | 1e-03 (only LR) |" in md  # the finished runs still make the report
+
+    # only failures: a report that lists them, not an error
+    for d in ("a", "b"):
+        (tmp_path / d / "summary.json").unlink()
+        runs.write_failure(tmp_path / d, {"exit_code": 2, "error": "boom"})
+    md = report.write_report(tmp_path, tmp_path / "out").read_text()
+    assert "0 finished runs; 4 failed points left out" in md and "No finished runs" in md
+    assert md.count("| boom |") == 2
+
+
+def test_sweep_with_a_failure_then_report(tmp_path, monkeypatch, capsys):
+    """A sweep point dies mid-run (tests/fake_train.py); the report lists it with its error and
+    ends with a sentence for a person (stderr) and the report's path for scripts (stdout)."""
+    monkeypatch.setenv("FAKE_TRAIN_CRASH", "full-lr1e-04-s1:3")
+    base = tmp_path / "base.yaml"
+    data = {"prompts_per_step": 4, "group_size": 4}
+    base.write_text(yaml.safe_dump({"data": data, "schedule": {"steps": 10}}))
+    spec = sweep.SweepFile.model_validate(
+        {
+            "base": str(base),
+            "out_dir": str(tmp_path / "runs"),
+            "ranks": [1, "full"],
+            "lrs": {"full": [1e-4], "lora": [1e-3]},
+            "seeds": [0, 1],
+        }
+    )
+    fake = [sys.executable, str(REPO / "tests" / "fake_train.py")]
+    out = sweep.run_sweep(spec, train_cmd=fake, console=Console(quiet=True), poll_s=0.02)
+    assert [o.status for o in out] == ["finished", "finished", "finished", "failed"]
+    assert report.main([str(tmp_path / "runs")]) == 0
+    std = capsys.readouterr()
+    path = tmp_path / "runs" / "report.md"
+    assert std.out.splitlines()[-1] == str(path)
+    sentence = std.err.strip()
+    assert sentence.startswith(f"Report on 3 finished runs of {tmp_path / 'runs'} written in ")
+    assert sentence.endswith(f"s to {path} (figures beside it); left out: 1 failed.")
+    md = path.read_text()
+    log = tmp_path / "runs" / "logs" / "full-lr1e-04-s1.log"
+    assert f"| `full-lr1e-04-s1` | 3 | 3 of 10 | fake crash after step 3 | `{log}` |" in md
+    assert "| full | - | 500,000 | 1e-04 (only LR) |" in md  # from seed 0 alone

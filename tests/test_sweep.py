@@ -11,7 +11,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from grpo_lora import sweep
+from grpo_lora import runs, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE = [sys.executable, str(REPO / "tests" / "fake_train.py")]
@@ -209,13 +209,13 @@ def test_bad_axis_value_launches_nothing(tmp_path, monkeypatch):
 
 
 def test_read_rows_tolerates_a_run_in_flight(tmp_path):
-    assert sweep.read_rows(tmp_path) == []  # no metrics.jsonl yet
+    assert runs.read_rows(tmp_path) == []  # no metrics.jsonl yet
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"step": 0}\n{"step": 1, "reward/mean": 0.5}\n{"step": 2, "rew')
-    assert sweep.read_rows(tmp_path) == [{"step": 0}, {"step": 1, "reward/mean": 0.5}]
+    assert runs.read_rows(tmp_path) == [{"step": 0}, {"step": 1, "reward/mean": 0.5}]
     path.write_text('{"step": 0}\n{"step": 1, "rew\n{"step": 2}\n')  # not the last line
     with pytest.raises(json.JSONDecodeError):
-        sweep.read_rows(tmp_path)
+        runs.read_rows(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -229,7 +229,7 @@ def test_read_rows_tolerates_a_run_in_flight(tmp_path):
     ],
 )
 def test_train_step_s(row, expected):
-    assert sweep.train_step_s(row) == expected
+    assert runs.train_step_s(row) == expected
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ def test_skip_finished_and_resume_crashed(tmp_path, monkeypatch):
     out = sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert [o.status for o in out] == ["finished", "finished", "finished", "failed"]
     crashed = Path(spec.out_dir) / "full-lr1e-04-s1"
-    assert sweep.status_of(crashed) == "crashed"
+    assert runs.status_of(crashed) == "crashed"
     assert len(_calls(log)) == 4 and not any("--resume" in c for c in _calls(log))
     # the command line is the trainer's contract
     first = _calls(log)[0]
@@ -270,6 +270,60 @@ def test_skip_finished_and_resume_crashed(tmp_path, monkeypatch):
     # everything finished: a third launch runs nothing
     out = sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert {o.status for o in out} == {"skipped"} and len(_calls(log)) == 5
+
+
+def test_failed_point_is_recorded_and_the_others_go_on(tmp_path, monkeypatch, capsys):
+    """A point dies mid-run: the others finish, its failure is in its run dir's failed.json, the
+    sweep exits 1 naming it on one line; the re-launch resumes it and clears the record."""
+    monkeypatch.setenv("COLUMNS", "80")  # the summary stays one line in a narrow terminal
+    monkeypatch.setenv("FAKE_TRAIN_CRASH", "full-lr1e-04-s1:3")
+    spec = _spec(tmp_path, ranks=[1, "full"], lrs={"full": [1e-4], "lora": [1e-3]})
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec.model_dump(exclude_none=True)))
+    assert sweep.main([str(path), "--train-cmd", " ".join(FAKE)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    out = Path(spec.out_dir)
+    log = out / "logs" / "full-lr1e-04-s1.log"
+    assert f"FAILED full-lr1e-04-s1 (exit 3: fake crash after step 3); log: {log}" in lines
+    assert lines[-2].startswith("1 of 4 points failed: full-lr1e-04-s1 (exit 3); each one's")
+    assert lines[-1].startswith("Sweep of 4 points done in ")
+    assert "3 ran (0 resumed), 0 were already finished and 1 failed" in lines[-1]
+    assert lines[-1].endswith(f"the runs are in {out} (next: grpo-lora report {out}).")
+    rec = json.loads((out / "full-lr1e-04-s1" / "failed.json").read_text())
+    assert (rec["exit_code"], rec["error"]) == (3, "fake crash after step 3")
+    assert (rec["steps_done"], rec["steps"], rec["resumed"], rec["log"]) == (3, 6, False, str(log))
+    assert rec["log_tail"][-1] == "fake crash after step 3"
+    assert rec["command"].endswith("optimizer.lr=0.0001") and "seed=1" in rec["command"]
+    assert not (out / "full-lr1e-04-s0" / "failed.json").exists()
+
+    monkeypatch.delenv("FAKE_TRAIN_CRASH")
+    assert sweep.main([str(path), "--train-cmd", " ".join(FAKE)]) == 0
+    assert "1 ran (1 resumed), 3 were already finished and 0 failed" in capsys.readouterr().err
+    assert not (out / "full-lr1e-04-s1" / "failed.json").exists()
+    text = log.read_text()  # the failed attempt's output is kept
+    assert "fake crash after step 3" in text and text.count("$ ") == 2
+
+
+def test_point_failing_at_start_is_recorded(tmp_path, monkeypatch):
+    """A trainer that dies before writing anything: its run dir is made to hold failed.json (only
+    this attempt's output in it), and the re-launch starts the point fresh."""
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_TRAIN_LOG", str(log))
+    monkeypatch.setenv("FAKE_TRAIN_CRASH", "r1-all-lr1e-03-s1:0")
+    spec = _spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]})
+    out = sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    assert [(o.status, o.exit_code) for o in out] == [("finished", 0), ("failed", 3)]
+    assert out[1].error == "fake crash at start"
+    run_dir = out[1].point.run_dir
+    assert [p.name for p in run_dir.iterdir()] == ["failed.json"]
+    rec = json.loads((run_dir / "failed.json").read_text())
+    assert (rec["steps_done"], rec["log_tail"]) == (0, ["fake crash at start"])
+    assert runs.status_of(run_dir) == "new"
+
+    monkeypatch.delenv("FAKE_TRAIN_CRASH")
+    out = sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    assert [o.status for o in out] == ["skipped", "finished"] and not out[1].resumed
+    assert "--resume" not in _calls(log)[-1] and not (run_dir / "failed.json").exists()
 
 
 def test_parallel_runs_every_point(tmp_path, monkeypatch):
@@ -373,7 +427,7 @@ def test_real_sweep_then_report(tiny_path, tmp_path, monkeypatch):
         cfg = yaml.safe_load((d / "config.yaml").read_text())
         assert cfg["lora"]["rank"] == o.point.rank and cfg["optimizer"]["lr"] == o.point.lr
         params[o.point.rank] = json.loads((d / "manifest.json").read_text())["trainable_params"]
-        rows = sweep.read_rows(d)
+        rows = runs.read_rows(d)
         assert [r["step"] for r in rows] == [0, 1, 2]
         assert rows[-1]["episodes"] == 2 * 4 * 4 and "eval/pass1" in rows[-1]
         assert o.result["steps"] == 2  # the trainer's summary line

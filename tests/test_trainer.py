@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import TWO_PROCESSES
 
 from grpo_lora.metrics import read_metrics
 
@@ -126,18 +127,7 @@ def test_sigkill_mid_step_then_resume(tmp_path, straight_run):
 def test_two_processes_each_sample_their_own_shard(tmp_path, tiny_path):
     run_dir = tmp_path / "run"
     cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
+        *TWO_PROCESSES,
         "-m",
         "grpo_lora.train",
         str(ROOT / "recipes" / "tiny_lora_r1.yaml"),
@@ -181,32 +171,34 @@ def test_a_nonfinite_loss_skips_the_update(tiny_path):
     import torch
     from accelerate import Accelerator
 
+    from grpo_lora.batch import make_batch
     from grpo_lora.config import load_config
     from grpo_lora.engines import Rollout
     from grpo_lora.losses import LossConfig, is_pg
     from grpo_lora.policy import load_policy
-    from grpo_lora.trainer import _update
+    from grpo_lora.trainer import Objective, Optim, update
 
-    cfg = load_config(None, ["optimizer.updates_per_batch=2", "optimizer.micro_batches=2"])
+    cfg = load_config(None, ["optimizer.updates_per_batch=2", "optimizer.micro_batch_tokens=10"])
     policy = load_policy(tiny_path, rank=1)
-    optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=1e-2)
+    optim = Optim(
+        torch.optim.AdamW(policy.trainable_parameters(), lr=1e-2),
+        cfg.optimizer,
+        Accelerator(cpu=True),
+    )
     rollouts = [Rollout([5, 6, 7], [8, 9], [-1.0, -1.0], "stop", "") for _ in range(4)]
-    adv = torch.tensor([1.0, -1.0, 0.5, -0.5])
+    batch = make_batch(rollouts, torch.tensor([1.0, -1.0, 0.5, -0.5]), pad_id=0)
+    assert len(batch.micro_batches(10)) == 2
     before = [p.detach().clone() for p in policy.trainable_parameters()]
 
-    def nan_loss(logp, sampler_logp, adv_N, mask, loss_cfg):
-        loss, stats = is_pg(logp, sampler_logp, adv_N, mask, loss_cfg)
+    def nan_loss(*args):
+        loss, stats = is_pg(*args)
         return loss * float("nan"), stats
 
-    def update(loss_fn):
-        args = (rollouts, adv, loss_fn, LossConfig(), 0, Accelerator(cpu=True))
-        return _update(cfg, policy.model, None, optimizer, *args)
-
-    stats = update(nan_loss)
+    stats = update(policy.model, batch, Objective(nan_loss, LossConfig(), 1.0), optim)
     assert stats["loss/nonfinite"] == 2  # both updates skipped
     assert all(torch.equal(a, b) for a, b in zip(before, policy.trainable_parameters()))
 
-    stats = update(is_pg)
+    stats = update(policy.model, batch, Objective(is_pg, LossConfig(), 1.0), optim)
     assert stats["loss/nonfinite"] == 0
     assert not all(torch.equal(a, b) for a, b in zip(before, policy.trainable_parameters()))
 
@@ -221,7 +213,7 @@ def test_every_algorithm_option_runs_one_step(tmp_path, tiny_path):
         "algorithm.loss.kind=ppo",
         "algorithm.loss.kl_beta=0.05",
         "algorithm.advantage=grpo",
-        "optimizer.micro_batches=2",
+        "optimizer.micro_batch_tokens=512",
         "optimizer.updates_per_batch=2",
         "schedule.warmup_steps=1",
         "schedule.decay=cosine",
@@ -230,3 +222,62 @@ def test_every_algorithm_option_runs_one_step(tmp_path, tiny_path):
     assert rows[-1]["loss/kl"] is not None and rows[-1]["loss/nonfinite"] == 0
     assert rows[1]["optim/lr"] == pytest.approx(1e-3)  # warmup over: the full LR
     assert rows[2]["optim/lr"] < 1e-3  # cosine decay
+
+
+# every documented loss kind, from the recipe with only the kind (and its own knob) overridden
+LOSS_KINDS = {
+    "is_pg": ["algorithm.loss.kind=is_pg"],
+    "ppo": ["algorithm.loss.kind=ppo"],
+    "dapo_clip_higher": ["algorithm.loss.kind=ppo", "algorithm.loss.clip_high=0.28"],
+    "gspo": ["algorithm.loss.kind=gspo"],
+    "cispo": ["algorithm.loss.kind=cispo"],
+    "truncated_is": ["algorithm.loss.kind=is_pg", "algorithm.loss.is_cap=2.0"],
+    "kl": ["algorithm.loss.kind=is_pg", "algorithm.loss.kl_beta=0.05"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LOSS_KINDS))
+def test_every_loss_kind_trains_one_step(tmp_path, tiny_path, kind):
+    run_train("tiny_lora_r1.yaml", tmp_path / "run", "schedule.steps=1", *LOSS_KINDS[kind])
+    row = read_metrics(tmp_path / "run")[-1]
+    assert row["step"] == 1 and row["loss/nonfinite"] == 0
+    assert row["engine/logp_diff_max"] < 1e-3
+    assert row["optim/grad_norm"] > 0 or row["reward/zero_signal_frac"] == 1.0
+    if kind == "kl":
+        assert row["loss/kl"] is not None
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("engine.top_p=0.9", "engine.top_p"),
+        ("engine.temperature=0.000001", "engine.temperature"),
+        ("lora.targets=[q_proj,no_such_proj]", "lora.targets"),
+    ],
+)
+def test_bad_settings_stop_with_one_line(tmp_path, tiny_path, override, field):
+    proc = run_train("tiny_lora_r1.yaml", tmp_path / "run", override, check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("grpo-lora train:")]
+    assert len(lines) == 1 and field in lines[0], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+
+
+def test_async_rollouts_sample_with_the_previous_weights(tmp_path, tiny_path):
+    """With async_rollouts=1, step t+1's rollouts are sampled while step t trains, so with the
+    weights after t - 1 updates: the lag is 1 from the second step on, and it shows in the
+    engine/trainer log-prob gap (the trainer already has the newer weights)."""
+    run_train(
+        "tiny_lora_r1.yaml",
+        tmp_path / "run",
+        "schedule.steps=3",
+        "algorithm.async_rollouts=1",
+        "optimizer.lr=1e-2",  # a visible update
+    )
+    rows = read_metrics(tmp_path / "run")[1:]
+    assert [r["engine/sampled_version"] for r in rows] == [0, 0, 1]
+    assert [r["engine/lag"] for r in rows] == [0, 1, 1]
+    assert rows[0]["engine/logp_diff_max"] < 1e-3  # the first step is on-policy
+    if rows[0]["optim/grad_norm"] > 0:  # step 1 changed the weights: step 2's samples are stale
+        assert rows[1]["engine/logp_diff_max"] > 10 * rows[0]["engine/logp_diff_max"]
+    assert all(r["loss/nonfinite"] == 0 for r in rows)

@@ -23,7 +23,12 @@ def load_problems(data, tokenizer=None) -> ProblemSet:
 
 def _build(data, tokenizer) -> ProblemSet:
     if data.name == "tiny-arith":
-        return tiny_arith(n_heldout=data.heldout_size)
+        return tiny_arith(
+            n_heldout=data.heldout_size,
+            template=data.template,
+            tokenizer=tokenizer,
+            difficulty=data.difficulty(),
+        )
     if data.name == "jsonl":
         if not data.source:
             raise ValueError("data.source: a jsonl problem set needs the path of its training file")

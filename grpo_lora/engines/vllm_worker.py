@@ -2,7 +2,7 @@
 memory, reached through ``LLM.collective_rpc``.
 
 Tensors travel as safetensors bytes: in vLLM's multiprocess mode, tensors nested in RPC arguments arrive
-as Python lists (shared/notes/vllm-cpu.md).
+as Python lists (docs/vllm-cpu.md).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class WorkerExtension:
         model = self.model_runner.get_model()
         lm_head = getattr(model, "lm_head", None)
         if getattr(getattr(model, "config", None), "tie_word_embeddings", False) and lm_head:
-            # the CPU backend prepacks lm_head; a tied one goes stale after a reload (notes/vllm-cpu.md)
+            # the CPU backend prepacks lm_head; a tied one goes stale after a reload (docs/vllm-cpu.md)
             method = getattr(lm_head, "quant_method", None)
             if method is not None and hasattr(method, "process_weights_after_loading"):
                 method.process_weights_after_loading(lm_head)

@@ -2,7 +2,7 @@
 
 The demonstrations are deliberately imperfect (``SLIP_RATE`` of them carry one +-1 or +-10 slip through to
 a wrong final answer), so that the policy starts with pass@1 well below 1 and pass@8 well above it:
-room and signal for RL. Clean demonstrations saturate within seconds (shared/notes/tiny-policy.md).
+room and signal for RL. Clean demonstrations saturate within seconds (docs/tiny-policy.md).
 
 The result is an ordinary `save_pretrained` folder (config, safetensors, tokenizer) that transformers,
 peft and vLLM load like any hub model. It is cached under ``$GRPO_LORA_CACHE`` (default
@@ -11,11 +11,8 @@ peft and vLLM load like any hub model. It is cached under ``$GRPO_LORA_CACHE`` (
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
+import hashlib
 import random
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +20,7 @@ from pathlib import Path
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from grpo_lora.models import cached_build
 from grpo_lora.tiny.task import train_stream
 from grpo_lora.tiny.tokenizer import build_tokenizer
 
@@ -51,33 +49,26 @@ class TinyRecipe:
         return f"tiny-v{self.version}-h{self.hidden}-l{self.layers}-s{self.steps}-seed{self.seed}"
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("GRPO_LORA_CACHE", Path.home() / ".cache" / "grpo-lora"))
-
-
 def ensure_tiny(rebuild: bool = False, recipe: TinyRecipe | None = None, log=print) -> Path:
     """Return the folder of the embedded policy, building it first if it is missing.
 
     Safe to call from several processes at once (a file lock makes one build and the others wait).
     """
     recipe = recipe or TinyRecipe()
-    root = cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / recipe.tag
-    with open(root / f"{recipe.tag}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if rebuild and path.exists():
-            shutil.rmtree(path)
-        if not (path / "build_info.json").exists():
-            tmp = root / f"{recipe.tag}.partial-{os.getpid()}"
-            shutil.rmtree(tmp, ignore_errors=True)
-            info = build(tmp, recipe, log=log)
-            (tmp / "build_info.json").write_text(json.dumps(info, indent=2))
-            tmp.rename(path)  # atomic: a crash mid-build never leaves a half model at `path`
-    return path
+    return cached_build(recipe.tag, lambda out: build(out, recipe, log=log), rebuild)
 
 
 def build(out: Path, recipe: TinyRecipe, log=print) -> dict:
+    """SFT the tiny policy into ``out`` on one thread (the same bits on every build here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _build(out, recipe, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _build(out: Path, recipe: TinyRecipe, log=print) -> dict:
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     t0 = time.perf_counter()
@@ -130,12 +121,13 @@ def build(out: Path, recipe: TinyRecipe, log=print) -> dict:
     reloaded = type(tok).from_pretrained(out)
     probe = "Q: 6-2+8=?\nA: 6-2=4. 4+8=12.\n#### 12"
     if reloaded(probe)["input_ids"] != tok(probe)["input_ids"]:
-        raise RuntimeError(
-            f"tokenizer in {out} does not round-trip; see shared/notes/tiny-policy.md"
-        )
+        raise RuntimeError(f"tokenizer in {out} does not round-trip; see docs/tiny-policy.md")
     return {
         "build_s": round(time.perf_counter() - t0, 1),
         "params": n_params,
+        # one thread, fixed seeds: the same hash on every build on one machine; CPUs with other
+        # vector units round differently, so other machines may get other (equally good) weights
+        "weights_sha256": hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest(),
         "final_loss": round(loss.item(), 4),
         "recipe": asdict(recipe),
     }

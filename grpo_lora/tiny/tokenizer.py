@@ -2,7 +2,7 @@
 
 transformers rebuilds a `qwen2` folder's tokenizer as a byte-level BPE from `vocab.json` and
 `merges.txt`; a plain character tokenizer saved as `PreTrainedTokenizerFast` then loses spaces and
-newlines on reload (shared/notes/tiny-policy.md). So the character vocabulary is written *as* a byte-level
+newlines on reload (docs/tiny-policy.md). So the character vocabulary is written *as* a byte-level
 BPE with no merges and Qwen2's pre-tokenizer: one printable ASCII character, one token.
 """
 

@@ -103,7 +103,7 @@ def _from_config_json(path: Path, name: str) -> ModelInfo:
     return ModelInfo(name, hidden, str(mtype), f"{path}")
 
 
-def resolve_model(model: str) -> ModelInfo:
+def model_info(model: str) -> ModelInfo:
     """hidden_size and model_type of `tiny`, a local model directory, or a known hub name."""
     if model == "tiny":
         from grpo_lora.tiny import ensure_tiny  # lazy: building the tiny policy needs torch
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        info = resolve_model(args.model)
+        info = model_info(args.model)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

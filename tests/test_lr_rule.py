@@ -1,4 +1,4 @@
-"""grpo_lora.lr: the published rule, worked by hand on local config.json files."""
+"""grpo_lora.lr_rule: the published rule, worked by hand on local config.json files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from grpo_lora import lr
+from grpo_lora import lr_rule
 
 
 def _model(tmp_path, **cfg):
@@ -36,13 +36,13 @@ def _model(tmp_path, **cfg):
     ],
 )
 def test_rule_on_local_config(tmp_path, cfg, is_lora, steps, expected):
-    info = lr.resolve_model(str(_model(tmp_path, **cfg)))
-    assert lr.suggest(info, is_lora, steps).lr == pytest.approx(expected, rel=1e-12)
+    info = lr_rule.model_info(str(_model(tmp_path, **cfg)))
+    assert lr_rule.suggest(info, is_lora, steps).lr == pytest.approx(expected, rel=1e-12)
 
 
 def test_cli_says_what_it_is_based_on(tmp_path, capsys):
     d = _model(tmp_path, hidden_size=896, model_type="qwen2")
-    assert lr.main(["--model", str(d), "--lora"]) == 0
+    assert lr_rule.main(["--model", str(d), "--lora"]) == 0
     out = capsys.readouterr().out
     value = 10 * 5e-5 * (2000 / 896) ** 0.0775
     assert f"suggested learning rate for LoRA of {d}: {value:.3g}" in out
@@ -51,9 +51,9 @@ def test_cli_says_what_it_is_based_on(tmp_path, capsys):
 
 
 def test_known_hub_name_needs_no_network():
-    info = lr.resolve_model("meta-llama/Llama-3.1-8B")
+    info = lr_rule.model_info("meta-llama/Llama-3.1-8B")
     assert (info.hidden_size, info.model_type) == (4096, "llama")
-    assert lr.suggest(info, False).lr == pytest.approx(5e-5 * (2000 / 4096) ** 0.781)
+    assert lr_rule.suggest(info, False).lr == pytest.approx(5e-5 * (2000 / 4096) ** 0.781)
 
 
 def test_tiny_reads_the_built_model(tmp_path, monkeypatch):
@@ -61,7 +61,7 @@ def test_tiny_reads_the_built_model(tmp_path, monkeypatch):
     stub = types.ModuleType("grpo_lora.tiny")
     stub.ensure_tiny = lambda: d  # no build in a unit test
     monkeypatch.setitem(sys.modules, "grpo_lora.tiny", stub)
-    info = lr.resolve_model("tiny")
+    info = lr_rule.model_info("tiny")
     assert info.hidden_size == 128 and "embedded tiny policy" in info.source
 
 
@@ -77,5 +77,5 @@ def test_clear_errors(tmp_path, capsys, model, message):
     (tmp_path / "empty").mkdir()
     _model(tmp_path, model_type="qwen2", hidden_size="wide")
     model = model.format(dir_without_config=tmp_path / "empty", dir_bad_hidden=tmp_path / "model")
-    assert lr.main(["--model", model]) == 2
+    assert lr_rule.main(["--model", model]) == 2
     assert message in capsys.readouterr().err

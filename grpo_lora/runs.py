@@ -1,0 +1,191 @@
+"""Reading run directories: what one trainer run leaves on disk, for the sweep (which skips, resumes
+and records its points) and the report (which reads finished runs and lists the others).
+
+A run directory holds what the trainer writes (grpo_lora/trainer.py): `config.yaml`,
+`manifest.json`, `metrics.jsonl` (one row per step), `checkpoints/` and, once finished,
+`summary.json`. The sweep adds `failed.json` when a point's process fails (`write_failure`): its
+exit code, the error and the last lines of its log, so that a failure is recorded where the run
+lives and the report can list it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from grpo_lora.config import Config, ConfigError, load_config
+from grpo_lora.metrics import read_metrics
+
+FAILED = "failed.json"  # the sweep's record of a point whose process failed
+
+
+def is_number(v) -> bool:
+    """A finite int or float (not a bool, not None: how metrics write a non-finite value)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def lr_tag(lr: float) -> str:
+    """`1e-03` when the LR is a round power-of-ten multiple, else `3.16e-04` (run names, tables)."""
+    short = f"{lr:.0e}"
+    return short if math.isclose(float(short), lr, rel_tol=1e-9) else f"{lr:.2e}"
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from `path`; {} when it is missing, unreadable or not an object."""
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def read_rows(run_dir: Path) -> list[dict]:
+    """The metrics of a run that may be in flight or killed: none yet gives [], and a half-written
+    last line is dropped. The sweep polls this while the trainer appends; the report uses it too."""
+    if not (Path(run_dir) / "metrics.jsonl").exists():
+        return []
+    return read_metrics(run_dir, tolerant=True)
+
+
+def train_step_s(row: dict) -> float | None:
+    """Seconds of a step's training work: `time/step_s` less the held-out eval it may include."""
+    step_s = row.get("time/step_s")
+    if not is_number(step_s):
+        return None
+    eval_s = row.get("time/eval_s")
+    return step_s - (eval_s if is_number(eval_s) else 0.0)
+
+
+def status_of(run_dir: Path) -> str:
+    """FINISHED (summary.json), CRASHED (no summary, but checkpoints/ or metrics.jsonl: the trainer
+    resumes it, from step 0 when no checkpoint was saved) or NEW."""
+    if (run_dir / "summary.json").exists():
+        return "finished"
+    if (run_dir / "checkpoints").is_dir() or (run_dir / "metrics.jsonl").exists():
+        return "crashed"
+    return "new"
+
+
+# ---------------------------------------------------------------------------------------------
+# Failure records
+
+
+def write_failure(run_dir: Path, record: dict) -> None:
+    """Record a failed point in its run directory (created if the process died before making it)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / FAILED).write_text(json.dumps(record, indent=1) + "\n")
+
+
+def clear_failure(run_dir: Path) -> None:
+    """Drop the record of an earlier failure: the point is being run again (its log keeps it)."""
+    (run_dir / FAILED).unlink(missing_ok=True)
+
+
+def load_failures(root: Path) -> list[tuple[Path, dict]]:
+    """(run dir, failure record) for each unfinished run under `root` that the sweep saw fail."""
+    return [
+        (f.parent, read_json(f))
+        for f in sorted(root.rglob(FAILED))
+        if "checkpoints" not in f.parent.relative_to(root).parts
+        and not (f.parent / "summary.json").exists()
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs
+
+
+@dataclass
+class Run:
+    """One run directory, read through its config.yaml, manifest.json, metrics and summary."""
+
+    path: Path
+    config: Config  # config.yaml, loaded and validated as the trainer loads a recipe
+    rows: dict[int, dict]  # step -> metrics row
+    manifest: dict
+    summary: dict
+
+    @property
+    def rank(self) -> int | str:
+        return self.config.lora.rank  # an int, or "full"
+
+    @property
+    def targets(self) -> str | None:
+        """None for FullFT; a list of module names is joined with commas."""
+        t = self.config.lora.targets
+        return None if self.rank == "full" else (t if isinstance(t, str) else ",".join(t))
+
+    @property
+    def lr(self) -> float:
+        return self.config.optimizer.lr
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    @property
+    def pps(self) -> int:
+        return self.config.data.prompts_per_step
+
+    @property
+    def arm(self) -> tuple:
+        return (self.rank, self.targets)
+
+    @property
+    def train_steps(self) -> list[int]:
+        return sorted(s for s in self.rows if s >= 1)
+
+    @property
+    def trainable_params(self) -> int | None:
+        v = self.manifest.get("trainable_params", self.summary.get("trainable_params"))
+        return int(v) if v is not None else None
+
+    def series(self, key: str) -> dict[int, float]:
+        return {
+            s: float(self.rows[s][key])
+            for s in self.train_steps
+            if is_number(self.rows[s].get(key))
+        }
+
+    def episodes_at(self, step: int) -> float:
+        """Cumulative completions after `step` (`episodes` key, else step x P x G)."""
+        v = self.rows.get(step, {}).get("episodes")
+        if is_number(v):
+            return float(v)
+        return float(step * self.pps * self.config.data.group_size)
+
+
+def read_run(run_dir: Path) -> Run:
+    """A Run from `run_dir`; `ConfigError` (naming the field) when config.yaml is not a valid
+    config."""
+    return Run(
+        path=run_dir,
+        config=load_config(run_dir / "config.yaml"),
+        rows={int(r["step"]): r for r in read_rows(run_dir)},
+        manifest=read_json(run_dir / "manifest.json"),
+        summary=read_json(run_dir / "summary.json"),
+    )
+
+
+def load_runs(root: Path) -> tuple[list[Run], list[Path], list[tuple[Path, str]]]:
+    """(finished runs, unfinished run dirs, (dir, why) for each config.yaml that is not a valid
+    config) under `root`, at any depth. Only finished runs' metrics are read; unfinished runs
+    with a failure record are `load_failures`'s, not listed here."""
+    finished, unfinished, unreadable = [], [], []
+    for cfg in sorted(root.rglob("config.yaml")):
+        d = cfg.parent
+        if "checkpoints" in d.relative_to(root).parts:
+            continue
+        if not (d / "metrics.jsonl").exists() and not (d / "manifest.json").exists():
+            continue
+        if not (d / "summary.json").exists():
+            if not (d / FAILED).exists():
+                unfinished.append(d)
+            continue
+        try:
+            finished.append(read_run(d))
+        except ConfigError as e:
+            unreadable.append((d, str(e)))
+    return finished, unfinished, unreadable
