@@ -21,11 +21,19 @@ def tiny_main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--engine", default="vllm", choices=["vllm", "hf"])
     parser.add_argument("--heldout", type=int, default=256, help="held-out problems to evaluate on")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show third-party log lines on the terminal"
+    )
     args = parser.parse_args(argv)
 
-    from grpo_lora.cpu_env import configure_cpu_env
+    from grpo_lora.machine import configure_cpu_env
 
     configure_cpu_env()
+    if not args.verbose:
+        from grpo_lora.cache import cache_root
+        from grpo_lora.console import quiet_terminal
+
+        quiet_terminal(cache_root() / "tiny.log")
     from grpo_lora.data.problems import tiny_arith
     from grpo_lora.tiny import ensure_tiny
 

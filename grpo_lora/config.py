@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from grpo_lora.advantages import ADVANTAGES
 from grpo_lora.losses import LossConfig
+from grpo_lora.machine import resolve_dtype
 
 
 class ConfigError(ValueError):
@@ -42,8 +43,6 @@ class ModelSection(Section):
     @classmethod
     def _resolve_auto(cls, dtype):
         """Resolved here, so the run's saved config records the dtype it really used."""
-        from grpo_lora.models import resolve_dtype  # lazy: models imports this module
-
         return resolve_dtype(dtype)
 
 

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from grpo_lora.cpu_env import configure_cpu_env
+from grpo_lora.machine import configure_cpu_env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +18,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("recipe")
     parser.add_argument("overrides", nargs="*")
     parser.add_argument("--checkpoint", type=Path, help="a run's checkpoints/step_N folder")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show third-party log lines on the terminal"
+    )
     args = parser.parse_args(argv)
+    if not args.verbose:
+        from grpo_lora.cache import cache_root
+        from grpo_lora.console import quiet_terminal
+
+        quiet_terminal(cache_root() / "eval.log")
 
     from grpo_lora.config import ConfigError, load_config
     from grpo_lora.data import load_problems
@@ -64,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         seed=cfg.seed,
     )
     engine.close()
+    print(
+        f"held-out ({len(problems.heldout[: cfg.data.heldout_size])} problems, "
+        f"T={cfg.engine.temperature}): pass@1 {scores['pass1']:.3f}  "
+        f"pass@{cfg.logging.eval_k} {scores['passk']:.3f}  greedy {scores['greedy_acc']:.3f}"
+    )
     print(json.dumps({"model": str(serve), "checkpoint": str(args.checkpoint or ""), **scores}))
     return 0
 

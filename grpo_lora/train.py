@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from grpo_lora.cpu_env import configure_cpu_env
+from grpo_lora.machine import configure_cpu_env
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -187,9 +187,9 @@ def _setup(cfg: Config, resume: bool, log) -> Run:
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
 
-    model_path = resolve_model_path(cfg.model.path)
     dtype = getattr(torch, cfg.model.dtype)
     try:
+        model_path = resolve_model_path(cfg.model.path)  # a named model is built on first use
         policy = load_policy(
             model_path,
             rank=None if cfg.lora.full else cfg.lora.rank,
@@ -199,7 +199,7 @@ def _setup(cfg: Config, resume: bool, log) -> Run:
             dtype=dtype,
         )
         problems = load_problems(cfg.data, policy.tokenizer)
-    except (ValueError, FileNotFoundError) as e:  # lora.targets the model lacks, data fields
+    except (ValueError, FileNotFoundError) as e:  # a missing model package, lora.targets, data
         raise ConfigError(str(e)) from None
     tok = policy.tokenizer
     optimizer = make_optimizer(policy.trainable_parameters(), cfg.optimizer)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from grpo_lora.cpu_env import configure_cpu_env
+from grpo_lora.machine import configure_cpu_env
 
 configure_cpu_env()  # before anything imports vLLM
 

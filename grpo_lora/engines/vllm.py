@@ -13,7 +13,6 @@ from pathlib import Path
 import torch
 from safetensors.torch import save
 
-from grpo_lora.cpu_env import configure_cpu_env
 from grpo_lora.engines.base import (
     EngineError,
     Rollout,
@@ -22,6 +21,7 @@ from grpo_lora.engines.base import (
     check_adapter,
     check_model_path,
 )
+from grpo_lora.machine import configure_cpu_env
 
 
 def on_cpu() -> bool:
@@ -156,6 +156,8 @@ class VLLMEngine:
         self.times.weights_s.append(time.perf_counter() - t0)
 
     def close(self) -> None:
+        from grpo_lora.engines.vllm_worker import shutdown
+
         llm, self.llm = getattr(self, "llm", None), None
-        if llm is not None and hasattr(llm.llm_engine, "engine_core"):
-            llm.llm_engine.engine_core.shutdown()
+        if llm is not None:
+            shutdown(llm)

@@ -1,5 +1,7 @@
-"""Runs inside vLLM's worker (``worker_extension_cls``): adapter registration and weight reloads from
-memory, reached through ``LLM.collective_rpc``.
+"""vLLM internals, all in this one module, each use tagged with the version it was written against
+(`# vLLM 0.32 internal`): the worker extension (``worker_extension_cls``, reached through
+``LLM.collective_rpc``) that registers adapters and reloads weights from memory, and the engine's
+shutdown. An upgrade of vLLM re-checks this file and docs/vllm-cpu.md.
 
 Tensors travel as safetensors bytes: in vLLM's multiprocess mode, tensors nested in RPC arguments arrive
 as Python lists (docs/vllm-cpu.md).
@@ -17,15 +19,15 @@ class WorkerExtension:
         from vllm.lora.lora_model import LoRAModel
         from vllm.lora.peft_helper import PEFTHelper
 
-        worker_mgr = self.model_runner.lora_manager
-        manager = worker_mgr._adapter_manager
+        worker_mgr = self.model_runner.lora_manager  # vLLM 0.32 internal
+        manager = worker_mgr._adapter_manager  # vLLM 0.32 internal
         helper = PEFTHelper.from_dict(
             {**lora_config, "vllm_max_position_embeddings": worker_mgr.max_position_embeddings}
         )
         helper.validate_legal(worker_mgr.lora_config)  # rank above max_lora_rank etc.: ValueError
         model = manager.model
         mapper = getattr(model, "hf_to_vllm_mapper", None)
-        lora = LoRAModel.from_lora_tensors(
+        lora = LoRAModel.from_lora_tensors(  # vLLM 0.32 internal: no public tensor request
             lora_model_id=int_id,
             tensors=load(payload),  # fresh tensors: vLLM scales lora_b in place
             peft_helper=helper,
@@ -49,7 +51,9 @@ class WorkerExtension:
             logging.ERROR
         )
         tensors = load(payload)
-        self.model_runner.reload_weights(weights_iterator=iter(tensors.items()))
+        self.model_runner.reload_weights(
+            weights_iterator=iter(tensors.items())
+        )  # vLLM 0.32 internal
         model = self.model_runner.get_model()
         lm_head = getattr(model, "lm_head", None)
         if getattr(getattr(model, "config", None), "tie_word_embeddings", False) and lm_head:
@@ -59,10 +63,17 @@ class WorkerExtension:
                 method.process_weights_after_loading(lm_head)
 
 
+def shutdown(llm) -> None:
+    """Stop an in-process engine's core now (``del`` alone leaves it to the garbage collector)."""
+    engine = llm.llm_engine
+    if hasattr(engine, "engine_core"):  # vLLM 0.32 internal
+        engine.engine_core.shutdown()
+
+
 def _check_modules(lora, manager) -> None:
     """Every adapted module must exist in the served model (vLLM would otherwise ignore it)."""
-    served = list(manager.modules)
-    packed = getattr(manager, "packed_modules_mapping", {}) or {}
+    served = list(manager.modules)  # vLLM 0.32 internal
+    packed = getattr(manager, "packed_modules_mapping", {}) or {}  # vLLM 0.32 internal
     unpacked_to_packed = {sub: name for name, subs in packed.items() for sub in subs}
     for module in lora.loras:
         parent, _, leaf = module.rpartition(".")

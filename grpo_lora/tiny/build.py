@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from grpo_lora.models import cached_build
+from grpo_lora.cache import cached_build
 from grpo_lora.tiny.task import train_stream
 from grpo_lora.tiny.tokenizer import build_tokenizer
 
