@@ -192,7 +192,7 @@ class OptimizerSection(Section):
     """Max global gradient norm; None = no clipping."""
     updates_per_batch: int = Field(1, ge=1)
     """Optimizer steps on each batch of rollouts."""
-    micro_batch_tokens: int = Field(4096, ge=1)
+    micro_batch_tokens: int = Field(2048, ge=1)
     """Gradient accumulation by a memory budget: each forward/backward takes as many sequences as
     fit in this many padded (prompt + completion) tokens. The gradient does not depend on it."""
 
