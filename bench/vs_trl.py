@@ -273,11 +273,11 @@ def run_grpo_lora(recipe: str, args: list[str], warmup: int, out: Path, timeout:
 
 
 def trl_env(threads: int) -> dict:
-    """TRL's environment. On a CPU grpo-lora runs with OMP_NUM_THREADS=1 (grpo_lora/cpu_env.py: vLLM
+    """TRL's environment. On a CPU grpo-lora runs with OMP_NUM_THREADS=1 (grpo_lora/machine.py: vLLM
     stalls otherwise); TRL gets the same by default, since on a shared 2-core machine an OpenMP
     team of 2 is hit much harder by other load than one thread is (TRL steps of 1.8 s became 37-69
     s at load 9). ``threads`` 0 = torch's own default."""
-    from grpo_lora.cpu_env import has_gpu
+    from grpo_lora.machine import has_gpu
 
     env = dict(os.environ)
     if threads and not has_gpu():
