@@ -70,12 +70,19 @@ class Policy:
         return sum(p.numel() for p in self.trainable_parameters())
 
     def weights_for_engine(self) -> dict[str, torch.Tensor]:
-        """LoRA: the adapter tensors under peft's names; FullFT: every weight under transformers' names."""
+        """LoRA: the adapter tensors under peft's names; FullFT: every weight under transformers'
+        names, each storage once (tied embeddings are sent as the embedding alone)."""
         if self.is_lora:
             from peft import get_peft_model_state_dict
 
             return {k: v.detach() for k, v in get_peft_model_state_dict(self.model).items()}
-        return {k: v.detach() for k, v in self.model.state_dict().items()}
+        out, seen = {}, set()
+        for k, v in self.model.state_dict().items():
+            if v.data_ptr() in seen:  # a tied copy (lm_head = embed_tokens): the engine ties it
+                continue
+            seen.add(v.data_ptr())
+            out[k] = v.detach()
+        return out
 
     def sync(self, engine, version: int) -> None:
         if self.is_lora:

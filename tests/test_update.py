@@ -144,3 +144,28 @@ def test_gradient_is_the_same_for_1_and_2_processes(tmp_path, tiny_path):
     one, _ = one_update_grads(policy, batch, is_pg, LossConfig(), 10_000)
     for a, b in zip(one, two["grads"]):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_fullft_weights_for_the_engine_send_tied_embeddings_once(tmp_path):
+    """SmolLM2 ties lm_head to embed_tokens: the push must send that storage once (safetensors
+    refuses shared tensors), as the embedding, which the engine ties to its head itself."""
+    from safetensors.torch import save
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from grpo_lora.tiny.tokenizer import build_tokenizer
+
+    tok = build_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        tie_word_embeddings=True,
+    )
+    LlamaForCausalLM(config).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    weights = load_policy(tmp_path, rank=None).weights_for_engine()
+    assert "model.embed_tokens.weight" in weights and "lm_head.weight" not in weights
+    assert len(save(weights)) > 0
