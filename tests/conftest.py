@@ -39,3 +39,20 @@ TWO_PROCESSES = [
     "--dynamo_backend",
     "no",
 ]
+
+
+def random_adapter(model_path, rank, seed, scale=0.05):
+    """A peft LoRA on every linear layer with random, non-zero A and B (peft's B = 0 would make
+    any engine pass for serving the adapter)."""
+    import torch
+
+    from grpo_lora.policy import load_policy
+
+    policy = load_policy(model_path, rank=rank)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in policy.model.named_parameters():
+            if "lora_" in name:
+                p.copy_(torch.randn(p.shape, generator=gen) * scale)
+    policy.model.eval()
+    return policy

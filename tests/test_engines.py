@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import random_adapter
 
 from grpo_lora.batch import make_batch
 from grpo_lora.engines import EngineError, Sampling, make_engine
@@ -26,18 +27,6 @@ def engine(request, tiny_path):
     eng = make_engine(request.param, str(tiny_path), max_lora_rank=8)
     yield eng
     eng.close()
-
-
-def random_adapter(tiny_path, rank, seed):
-    """A peft LoRA on every linear layer with random, non-zero A and B."""
-    policy = load_policy(tiny_path, rank=rank)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in policy.model.named_parameters():
-            if "lora_" in name:
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
-    policy.model.eval()
-    return policy
 
 
 def reference_greedy(model, tok, prompts, max_tokens):

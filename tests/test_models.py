@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import random_adapter
 
 from grpo_lora import cache, machine, models
 from grpo_lora.config import ModelSection
 from grpo_lora.engines import Sampling
-from grpo_lora.policy import load_policy
 
 CHAT = [{"role": "user", "content": "Write a short story about a cat who learns to fly."}]
 NEW_TOKENS = 8
@@ -136,18 +136,6 @@ def test_second_call_reuses_the_conversion(smollm2, monkeypatch):
     assert (smollm2 / "build_info.json").stat().st_mtime_ns == mtime
 
 
-def lora_policy(path: Path, seed: int):
-    """A rank-1 peft LoRA on every linear layer with small random, non-zero A and B."""
-    policy = load_policy(path, rank=1)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in policy.model.named_parameters():
-            if "lora_" in name:
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
-    policy.model.eval()
-    return policy
-
-
 def hf_greedy(model, ids: list[int]) -> list[int]:
     with torch.no_grad():
         out = model.generate(
@@ -163,7 +151,7 @@ def hf_greedy(model, ids: list[int]) -> list[int]:
 def test_vllm_serves_smollm2_with_a_rank1_lora_like_transformers(smollm2):
     from grpo_lora.engines.vllm import VLLMEngine
 
-    policy = lora_policy(smollm2, seed=0)
+    policy = random_adapter(smollm2, 1, seed=0, scale=0.02)
     tok = policy.tokenizer
     prompt = tok.apply_chat_template(CHAT, add_generation_prompt=True, tokenize=False)
     ids = tok(prompt)["input_ids"]
