@@ -24,9 +24,9 @@ are read from one grpo-lora config (the scale's project recipe, ``recipes/{tiny,
 fullft}.yaml``, plus the bench's overrides of P, G, length, steps, evaluation and micro-batches), so
 they cannot drift apart. Completion length is FIXED on both sides so both do the same token work: grpo-lora with
 ``engine.ignore_eos=true`` (vLLM ``ignore_eos``), TRL with ``min_new_tokens = max_completion_length``.
-The table reports each side's mean completion length, which proves it. On a CPU both sides run one
-OpenMP thread (grpo-lora's own CPU setting; TRL gets OMP_NUM_THREADS=1, ``--trl-threads 0`` for
-torch's default), because on a shared machine a 2-thread team is slowed far more by others' load.
+The table reports each side's mean completion length, which proves it. On a CPU both sides get the
+same OpenMP threads on the same cores (``--threads``, default all cores: grpo-lora's own setting,
+grpo_lora/machine.py; TRL's torch would take all cores too).
 
 How: every run is its own subprocess (both sides start cold the same way, nothing shared); the first
 ``--warmup`` steps of every run are dropped; repeats are interleaved (grpo-lora, TRL, grpo-lora, TRL,
@@ -244,9 +244,11 @@ def run_subprocess(cmd: list[str], log: Path, timeout: float, env: dict | None =
     return time.perf_counter() - t0
 
 
-def run_grpo_lora(recipe: str, args: list[str], warmup: int, out: Path, timeout: float) -> dict:
+def run_grpo_lora(
+    recipe: str, args: list[str], warmup: int, out: Path, timeout: float, threads: int
+) -> dict:
     cmd = [sys.executable, "-m", "grpo_lora.train", recipe, *args]
-    wall = run_subprocess(cmd, out / "grpo_lora.log", timeout)
+    wall = run_subprocess(cmd, out / "grpo_lora.log", timeout, side_env(threads))
     rows = [json.loads(line) for line in (out / "run" / "metrics.jsonl").read_text().splitlines()]
     rows = sorted((r for r in rows if r["step"] >= 1), key=lambda r: r["step"])[warmup:]
     steps, phases = [], {p: [] for p in PHASES}
@@ -272,16 +274,15 @@ def run_grpo_lora(recipe: str, args: list[str], warmup: int, out: Path, timeout:
     }
 
 
-def trl_env(threads: int) -> dict:
-    """TRL's environment. On a CPU grpo-lora runs with OMP_NUM_THREADS=1 (grpo_lora/machine.py: vLLM
-    stalls otherwise); TRL gets the same by default, since on a shared 2-core machine an OpenMP
-    team of 2 is hit much harder by other load than one thread is (TRL steps of 1.8 s became 37-69
-    s at load 9). ``threads`` 0 = torch's own default."""
-    from grpo_lora.machine import has_gpu
+def side_env(threads: int) -> dict:
+    """Either side's environment: on a CPU, ``threads`` OpenMP threads (0: all cores) on the same
+    cores for both (grpo_lora.machine.thread_env; vLLM binds to them)."""
+    from grpo_lora.machine import cpu_cores, has_gpu, thread_env
 
     env = dict(os.environ)
-    if threads and not has_gpu():
-        env["OMP_NUM_THREADS"] = str(threads)
+    if not has_gpu():
+        cores = cpu_cores()
+        env.update(thread_env(cores[: threads or len(cores)]))
     return env
 
 
@@ -293,7 +294,7 @@ def run_trl(spec: dict, warmup: int, out: Path, timeout: float, threads: int) ->
         "--trl-worker",
         str(out / "trl_spec.json"),
     ]
-    wall = run_subprocess(cmd, out / "trl.log", timeout, trl_env(threads))
+    wall = run_subprocess(cmd, out / "trl.log", timeout, side_env(threads))
     result = json.loads((out / "trl_result.json").read_text())
     steps = result["steps"][warmup:]
     return {
@@ -567,10 +568,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--out", type=Path, default=None, help="default runs/bench_vs_trl/<time>")
     ap.add_argument(
-        "--trl-threads",
+        "--threads",
         type=int,
-        default=1,
-        help="CPU only: TRL's OMP_NUM_THREADS, 1 like grpo-lora's (0: torch's default, all cores)",
+        default=0,
+        help="CPU only: OpenMP threads of each side, on the same cores (default 0: all cores)",
     )
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per run before giving up")
     ap.add_argument("--trl-worker", metavar="SPEC", help=argparse.SUPPRESS)  # internal: one TRL run
@@ -632,10 +633,15 @@ def main(argv: list[str] | None = None) -> None:
                 )
                 if tool == "grpo-lora":
                     got = run_grpo_lora(
-                        recipe(args.scale, mode), gl_args, args.warmup, run_out, args.timeout
+                        recipe(args.scale, mode),
+                        gl_args,
+                        args.warmup,
+                        run_out,
+                        args.timeout,
+                        args.threads,
                     )
                 else:
-                    got = run_trl(spec, args.warmup, run_out, args.timeout, args.trl_threads)
+                    got = run_trl(spec, args.warmup, run_out, args.timeout, args.threads)
                 results.append(RunResult(tool=tool, mode=mode, repeat=repeat, **got))
                 print(
                     f"median {statistics.median(got['step_s']):.3f} s/step, "

@@ -275,19 +275,10 @@ def _verify_seal(path: Path) -> None:
             raise CheckpointError(f"{name} does not match its sha256")
 
 
-def _live_weights(policy: Policy) -> dict[str, torch.Tensor]:
-    """The live tensors a checkpoint's weights must match, under the names they are saved with."""
-    if policy.is_lora:
-        from peft import get_peft_model_state_dict
-
-        return get_peft_model_state_dict(policy.model)
-    return policy.model.state_dict()
-
-
 def _check_weights(weights: dict[str, torch.Tensor], policy: Policy) -> None:
     """Same names and shapes as the live model. FullFT files omit tied weights (the output head
     sharing the embedding's storage), so a live tensor may be absent if it shares a saved one's."""
-    live = _live_weights(policy)
+    live = policy.weights()
     unknown = sorted(set(weights) - set(live))
     if unknown:
         raise CheckpointError(f"{len(unknown)} tensors the model lacks, e.g. {unknown[0]}")
@@ -322,12 +313,7 @@ def _apply(loaded: _Loaded, policy: Policy, optimizer, scheduler) -> None:
     """Put a checked checkpoint into the live objects (nothing here is expected to fail)."""
     optimizer.load_state_dict(loaded.state["optimizer"])
     scheduler.load_state_dict(loaded.state["scheduler"])
-    if policy.is_lora:
-        from peft import set_peft_model_state_dict
-
-        set_peft_model_state_dict(policy.model, loaded.weights)
-    else:
-        policy.model.load_state_dict(loaded.weights, strict=False)
+    policy.load_weights(loaded.weights)
     _set_rng_state(loaded.state["rng"])
 
 

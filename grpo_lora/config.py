@@ -213,6 +213,8 @@ class LoggingSection(Section):
     """Held-out evaluation every K steps (and at the start and the end); 0 = only those."""
     eval_k: int = Field(8, ge=1)
     """Samples per held-out problem for pass@k."""
+    eval_temperature: float | None = Field(None, ge=0.01)
+    """The temperature of the held-out samples (pass@1, pass@k); None = engine.temperature."""
     tensorboard: bool = True
     """Write TensorBoard event files in run_dir/tensorboard."""
     wandb: bool = False

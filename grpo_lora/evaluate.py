@@ -24,21 +24,55 @@ def evaluate(
     max_tokens: int = 64,
     seed: int = 0,
     greedy: bool = True,
+    adapter: str | None = None,
 ) -> dict[str, float]:
     """``pass1`` and ``passk`` from ``k`` samples per problem at ``temperature`` (per-problem seeds from
-    ``seed``), and ``greedy_acc`` from one greedy completion per problem."""
+    ``seed``), and ``greedy_acc`` from one greedy completion per problem, sampled by the engine's
+    ``adapter`` (None: its default)."""
+    (scores,) = evaluate_adapters(
+        engine, problems, [adapter], k, temperature, max_tokens, seeds=[seed], greedy=greedy
+    )
+    return scores
+
+
+def evaluate_adapters(
+    engine,
+    problems: list[Problem],
+    adapters: list[str | None],
+    k: int = 8,
+    temperature: float = 1.0,
+    max_tokens: int = 64,
+    seeds: list[int] | None = None,
+    greedy: bool = True,
+) -> list[dict[str, float]]:
+    """`evaluate` for each of the engine's ``adapters`` (with ``seeds[i]`` for adapter i, default
+    0), sampled in one generate call: each gets what it would get alone."""
     if not problems:
         raise ValueError("evaluation needs at least one held-out problem")
-    prompts = [p.prompt for p in problems]
-    seeds = [seed * 1_000_003 + i for i in range(len(problems))]
-    rollouts = engine.generate(prompts, k, Sampling(temperature, 1.0, max_tokens), seeds=seeds)
-    correct = grade([r.text for r in rollouts], [p for p in problems for _ in range(k)])
-    counts = [sum(correct[i * k : (i + 1) * k]) for i in range(len(problems))]
-    out = {
-        "pass1": sum(pass_at_k(k, c, 1) for c in counts) / len(problems),
-        "passk": sum(pass_at_k(k, c, k) for c in counts) / len(problems),
-    }
+    n = len(problems)
+    prompts = [p.prompt for p in problems] * len(adapters)
+    seeds = [s * 1_000_003 + i for s in seeds or [0] * len(adapters) for i in range(n)]
+    tags = None if adapters == [None] else [a for a in adapters for _ in range(n)]
+    sampled = engine.generate(
+        prompts, k, Sampling(temperature, 1.0, max_tokens), seeds=seeds, adapters=tags
+    )
+    correct = grade(
+        [r.text for r in sampled], [p for p in problems for _ in range(k)] * len(adapters)
+    )
     if greedy:
-        texts = [r.text for r in engine.generate(prompts, 1, Sampling(0.0, 1.0, max_tokens))]
-        out["greedy_acc"] = sum(grade(texts, problems)) / len(problems)
+        texts = [
+            r.text
+            for r in engine.generate(prompts, 1, Sampling(0.0, 1.0, max_tokens), adapters=tags)
+        ]
+        right = grade(texts, problems * len(adapters))
+    out = []
+    for a in range(len(adapters)):
+        counts = [sum(correct[(a * n + i) * k : (a * n + i + 1) * k]) for i in range(n)]
+        scores = {
+            "pass1": sum(pass_at_k(k, c, 1) for c in counts) / n,
+            "passk": sum(pass_at_k(k, c, k) for c in counts) / n,
+        }
+        if greedy:
+            scores["greedy_acc"] = sum(right[a * n : (a + 1) * n]) / n
+        out.append(scores)
     return out

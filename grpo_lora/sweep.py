@@ -18,8 +18,8 @@ runs, with the point and the field named.
 Re-launching is safe: a point whose run directory holds `summary.json` is FINISHED and skipped; one
 with `checkpoints/` or `metrics.jsonl` but no `summary.json` CRASHED and is relaunched with
 `--resume` (from its last checkpoint, or from step 0 when it saved none); any other point starts
-fresh. Points run one after another, or `--parallel N` at a time (each trainer picks its own
-threads: on a CPU the engine module sets OMP_NUM_THREADS=1, so N trainers use N cores).
+fresh. Points run one after another, or `--parallel N` at a time, each on its own 1/N share of
+the cores (`grpo_lora.machine.cpu_cores`: threads that share a core stall one another).
 
 A point whose trainer fails (exits non-zero, or exits without `summary.json`) does not stop the
 others: its run directory gets `failed.json` (exit code, error, the last lines of its log; see
@@ -55,7 +55,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from grpo_lora.config import Config, ConfigError, load_config
+from grpo_lora.machine import available_memory_mb, cpu_cores, thread_env
 from grpo_lora.runs import (
+    FAILED,
     clear_failure,
     is_number,
     lr_tag,
@@ -303,8 +305,29 @@ def point_configs(spec: SweepFile, points: list[Point]) -> dict[str, Config]:
     return configs
 
 
-def command_for(point: Point, spec: SweepFile, train_cmd: list[str], resume: bool) -> list[str]:
-    return [*train_cmd, spec.base, *point_overrides(spec, point), *(["--resume"] if resume else [])]
+def command_for(
+    points: list[Point], spec: SweepFile, train_cmd: list[str], resume: bool
+) -> list[str]:
+    """The trainer's command line for one point, or for a pack of points (`--point` each)."""
+    tail = ["--resume"] if resume else []
+    if len(points) == 1:
+        return [*train_cmd, spec.base, *point_overrides(spec, points[0]), *tail]
+    fixed = [f"{k}={_fmt_value(v)}" for k, v in spec.overrides.items()]
+    own = [arg for p in points for arg in ("--point", " ".join(p.overrides))]
+    return [*train_cmd, spec.base, *fixed, *own, *tail]
+
+
+def packs(points: list[Point], configs: dict[str, Config], k: int) -> list[list[Point]]:
+    """The launch units, in grid order: LoRA points that can share a pack (`pack.pack_key`), at
+    most `k` to a pack; FullFT points alone."""
+    from grpo_lora.pack import pack_key
+
+    groups: dict[str, list[Point]] = {}
+    for p in points:
+        groups.setdefault(pack_key(configs[p.name]), []).append(p)
+    units = [g[i : i + k] for g in groups.values() for i in range(0, len(g), k)]
+    order = {p.name: i for i, p in enumerate(points)}
+    return sorted(units, key=lambda u: order[u[0].name])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,22 +342,31 @@ def n_evals(cfg: Config) -> int:
 
 @dataclass
 class Measured:
-    """From finished points: train seconds per step (median, per arm and overall) and the rest of a
-    point's wall time (start-up, evals, checkpoints: median over points)."""
+    """From finished points: train seconds per step (median, per arm and overall), a point's held-out
+    evaluations (median total seconds), the rest of its wall time (start-up, checkpoints: median),
+    and, from finished LoRA points, peak memory (MB) and trainable parameters (median)."""
 
     step_s: dict[tuple, float]
-    other_s: float | None
+    eval_s: float | None
+    fixed_s: float | None
+    lora_peak_mb: float | None = None
+    lora_params: float | None = None
 
     def point_s(self, point: Point, steps: int) -> float | None:
-        per_step = self.step_s.get((point.rank, point.targets), self.step_s.get(()))
-        if per_step is None or self.other_s is None:
+        return self.pack_s([point], steps)
+
+    def pack_s(self, points: list[Point], steps: int) -> float | None:
+        """Points run in one process: their steps and evaluations one after another, one start-up
+        (an upper bound: a pack also batches their sampling)."""
+        per_step = [self.step_s.get((p.rank, p.targets), self.step_s.get(())) for p in points]
+        if None in per_step or self.eval_s is None or self.fixed_s is None:
             return None
-        return steps * per_step + self.other_s
+        return steps * sum(per_step) + len(points) * self.eval_s + self.fixed_s
 
 
 def measure(points: list[Point]) -> Measured:
     per: dict[tuple, list[float]] = {}
-    other: list[float] = []
+    evals, fixed, peaks, params = [], [], [], []
     for p in points:
         if status_of(p.run_dir) != "finished":
             continue
@@ -345,13 +377,53 @@ def measure(points: list[Point]) -> Measured:
         med = statistics.median(times)
         per.setdefault((p.rank, p.targets), []).append(med)
         per.setdefault((), []).append(med)
+        all_rows = read_rows(p.run_dir)
+        eval_s = sum(r["time/eval_s"] for r in all_rows if is_number(r.get("time/eval_s")))
         wall = read_json(p.run_dir / "summary.json").get("wall_s")
         if is_number(wall):
-            other.append(max(0.0, wall - sum(times)))
+            evals.append(eval_s)
+            fixed.append(max(0.0, wall - sum(times) - eval_s))
+        peak = max(
+            (r["memory/peak_mb"] for r in rows if is_number(r.get("memory/peak_mb"))), default=None
+        )
+        trainable = read_json(p.run_dir / "manifest.json").get("trainable_params")
+        if p.rank != "full" and peak is not None and is_number(trainable):
+            peaks.append(peak)
+            params.append(trainable)
+    med = lambda v: statistics.median(v) if v else None  # noqa: E731
     return Measured(
         {k: statistics.median(v) for k, v in per.items()},
-        statistics.median(other) if other else None,
+        med(evals),
+        med(fixed),
+        med(peaks),
+        med(params),
     )
+
+
+# Per extra adapter in a pack: its fp32 weights, gradient and two Adam moments in the trainer (16
+# bytes a parameter), and the engine's copies of it (old and new version while swapping).
+PACK_BYTES_PER_PARAM = 16 + 2 * 4
+
+
+def pack_cap(measured: Measured, requested: int, available_mb: float) -> tuple[int, str]:
+    """The pack size to use: `requested`, capped so that the estimated peak memory of a pack (one
+    LoRA run alone's measured peak, plus each further adapter's bytes) stays within 90 % of the
+    memory available now; with the estimate, in words."""
+    if requested == 1:
+        return 1, ""
+    if measured.lora_peak_mb is None:
+        return requested, "pack memory: unknown until one LoRA point has finished (not capped)"
+    per_mb = measured.lora_params * PACK_BYTES_PER_PARAM / 2**20
+    fit = 1 + int(max(0.0, 0.9 * available_mb - measured.lora_peak_mb) / max(per_mb, 1e-9))
+    k = max(1, min(requested, fit))
+    estimate = measured.lora_peak_mb + (k - 1) * per_mb
+    text = (
+        f"pack memory: ~{estimate:,.0f} MB for a pack of {k} (a LoRA run alone peaked at "
+        f"{measured.lora_peak_mb:,.0f} MB, + {per_mb:,.1f} MB per further adapter); "
+        f"{available_mb:,.0f} MB available"
+        + (f"; --pack {requested} capped to {k}" if k < requested else "")
+    )
+    return k, text
 
 
 def _dur(s: float) -> str:
@@ -359,7 +431,13 @@ def _dur(s: float) -> str:
 
 
 def dry_run(
-    spec: SweepFile, points: list[Point], configs: dict[str, Config], train_cmd, parallel, console
+    spec: SweepFile,
+    points: list[Point],
+    configs: dict[str, Config],
+    train_cmd,
+    parallel,
+    console,
+    pack: int = 1,
 ) -> None:
     from rich.table import Table
 
@@ -393,7 +471,7 @@ def dry_run(
             "?" if secs is None else f"{secs:,.0f}",
         )
     console.print(table)
-    console.print("example command: " + shlex.join(command_for(points[0], spec, train_cmd, False)))
+    console.print("example command: " + shlex.join(command_for(points[:1], spec, train_cmd, False)))
     console.print(
         f"train completions (steps x prompts_per_step x group_size): {totals['train'][0]:,} in all, "
         f"{totals['train'][1]:,} still to run"
@@ -412,6 +490,32 @@ def dry_run(
         )
     else:
         console.print("time: unknown until one point has finished (it is measured, not guessed)")
+    if pack > 1:
+        _dry_run_packs(points, configs, measured, pack, console)
+
+
+def _dry_run_packs(points, configs, measured: Measured, pack: int, console) -> None:
+    """The packs `--pack` would launch, each with its predicted wall time, and the memory cap."""
+    k, memory = pack_cap(measured, pack, available_memory_mb())
+    todo = [p for p in points if status_of(p.run_dir) != "finished"]
+    units = packs(todo, configs, k)
+    console.print(
+        f"--pack {pack}: {len(units)} trainers for {len(todo)} points still to run", **PLAIN
+    )
+    total = 0.0
+    for unit in units:
+        secs = measured.pack_s(unit, configs[unit[0].name].schedule.steps)
+        total += secs or 0.0
+        est = "?" if secs is None else _dur(secs)
+        console.print(f"  [{est}] " + ", ".join(p.name for p in unit), **PLAIN)
+    if measured.eval_s is not None:
+        console.print(
+            f"packed, one trainer at a time: ~{_dur(total)} (steps and evaluations one after "
+            "another, one start-up per pack; an upper bound, as a pack also batches sampling)",
+            **PLAIN,
+        )
+    if memory:
+        console.print(memory, **PLAIN)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,16 +529,17 @@ PLAIN = dict(markup=False, highlight=False, soft_wrap=True)
 
 @dataclass
 class Launched:
-    """A point whose trainer is running."""
+    """A trainer process that is running: one point, or a pack of LoRA points."""
 
-    point: Point
-    resume: bool
+    points: list[Point]
+    resumes: list[bool]  # per point: it continues a crashed run
     command: list[str]
     proc: subprocess.Popen
-    log: Path  # the point's log, appended to by every attempt
+    slot: int  # its share of the cores (grpo_lora.machine.cpu_cores)
+    log: Path  # the points' log, appended to by every attempt
     log_start: int  # where the trainer's output of this attempt starts in it (bytes)
-    steps: int  # the run's length, for its progress bar and its failure record
-    task: object  # its progress bar
+    steps: int  # the runs' length, for their progress bars and failure records
+    tasks: list  # a progress bar per point
     t0: float = field(default_factory=time.monotonic)
 
     def output(self) -> list[str]:
@@ -466,61 +571,74 @@ def _exit_text(rc: int) -> str:
 
 
 def _launch(
-    point: Point,
-    resume: bool,
+    points: list[Point],
+    resumes: list[bool],
     spec: SweepFile,
     train_cmd: list[str],
     log_dir: Path,
     progress,
     steps: int,
+    slot: tuple[int, int] = (0, 1),
 ) -> Launched:
-    """Start one point's trainer, its output appended to `log_dir/NAME.log`, with a progress bar of
-    `steps`; clears the record of an earlier failure of the point (its log keeps that attempt)."""
-    cmd = command_for(point, spec, train_cmd, resume)
-    clear_failure(point.run_dir)
-    log = log_dir / f"{point.name}.log"
+    """Start the trainer of one point (or of a pack of points) on share `slot` = (i, n) of the
+    cores, its output appended to `log_dir/NAME.log` (the first point's name), with a progress bar
+    of `steps` per point; clears the record of an earlier failure of each (the log keeps it)."""
+    cmd = command_for(points, spec, train_cmd, any(resumes))
+    for p in points:
+        clear_failure(p.run_dir)
+    log = log_dir / f"{points[0].name}{'-pack' if len(points) > 1 else ''}.log"
     with log.open("a") as fh:
         fh.write(f"$ {shlex.join(cmd)}\n")
         fh.flush()
         start = log.stat().st_size
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
-    task = progress.add_task(f"  {point.name}{' (resume)' if resume else ''}", total=steps)
-    return Launched(point, resume, cmd, proc, log, start, steps, task)
+        env = {**os.environ, **thread_env(cpu_cores(*slot))}
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    tasks = [
+        progress.add_task(f"  {p.name}{' (resume)' if r else ''}", total=steps)
+        for p, r in zip(points, resumes)
+    ]
+    return Launched(points, resumes, cmd, proc, slot[0], log, start, steps, tasks)
 
 
-def _finish(run: Launched, rc: int) -> Outcome:
-    """The outcome of a point whose trainer exited with `rc`; a failure is also recorded in its run
-    directory (`failed.json`), so that the report lists it and nothing about it is lost."""
-    p, lines = run.point, run.output()
-    ok = rc == 0 and status_of(p.run_dir) == "finished"
-    out = Outcome(
-        p,
-        "finished" if ok else "failed",
-        resumed=run.resume,
-        wall_s=time.monotonic() - run.t0,
-        result=_result(lines),
-        log=run.log,
-        exit_code=rc,
-    )
-    if ok:
-        return out
-    out.error = (
-        "exited 0 but wrote no summary.json" if rc == 0 else (_last_line(lines) or "no output")
-    )
-    record = {
-        "point": p.name,
-        "exit_code": rc,
-        "error": out.error,
-        "steps_done": _steps_done(p.run_dir),
-        "steps": run.steps,
-        "resumed": run.resume,
-        "wall_s": round(out.wall_s, 1),
-        "command": shlex.join(run.command),
-        "log": str(run.log),
-        "log_tail": lines[-TAIL_LINES:],
-    }
-    write_failure(p.run_dir, record)
-    return out
+def _finish(run: Launched, rc: int) -> list[Outcome]:
+    """The outcome of each point of a trainer that exited with `rc`; a failure is also recorded in
+    its run directory (`failed.json`, unless the pack's trainer recorded it itself), so that the
+    report lists it and nothing about it is lost."""
+    lines = run.output()
+    outcomes = []
+    for p, resumed in zip(run.points, run.resumes):
+        finished = status_of(p.run_dir) == "finished"
+        ok = finished and (rc == 0 or len(run.points) > 1)  # one packed run's failure sets rc
+        out = Outcome(
+            p,
+            "finished" if ok else "failed",
+            resumed=resumed,
+            wall_s=time.monotonic() - run.t0,
+            result=read_json(p.run_dir / "summary.json") if finished else {},
+            log=run.log,
+            exit_code=rc,
+        )
+        outcomes.append(out)
+        if ok:
+            continue
+        own = read_json(p.run_dir / FAILED)  # the pack's trainer records its runs' failures
+        out.error = own.get("error") or (
+            "exited 0 but wrote no summary.json" if rc == 0 else (_last_line(lines) or "no output")
+        )
+        record = {
+            "point": p.name,
+            "exit_code": rc,
+            "error": out.error,
+            "steps_done": _steps_done(p.run_dir),
+            "steps": run.steps,
+            "resumed": resumed,
+            "wall_s": round(out.wall_s, 1),
+            "command": shlex.join(run.command),
+            "log": str(run.log),
+            "log_tail": lines[-TAIL_LINES:],
+        }
+        write_failure(p.run_dir, record)
+    return outcomes
 
 
 def _say(console, out: Outcome) -> None:
@@ -563,10 +681,12 @@ def run_sweep(
     train_cmd: list[str] | None = None,
     console=None,
     poll_s: float = 0.5,
+    pack: int = 1,
 ) -> list[Outcome]:
-    """Run every unfinished point, `parallel` at a time; returns one Outcome per point, in grid
-    order. A point that fails is recorded and the others go on. Every point's config is validated
-    first (`ValueError`), so a bad one stops the sweep before any run starts."""
+    """Run every unfinished point, `parallel` trainers at a time, each trainer running one point or
+    (`pack` > 1) a pack of up to `pack` LoRA points; returns one Outcome per point, in grid order.
+    A point that fails is recorded and the others go on. Every point's config is validated first
+    (`ValueError`), so a bad one stops the sweep before any run starts."""
     from rich.console import Console
 
     train_cmd = list(train_cmd or DEFAULT_TRAIN_CMD)
@@ -577,8 +697,9 @@ def run_sweep(
     log_dir.mkdir(parents=True, exist_ok=True)
     status = {p.name: status_of(p.run_dir) for p in points}
     outcomes = {p.name: Outcome(p, "skipped") for p in points if status[p.name] == "finished"}
-    queue = [(p, status[p.name] == "crashed") for p in points if p.name not in outcomes]
-    running: dict[str, Launched] = {}
+    todo = [p for p in points if p.name not in outcomes]
+    queue = packs(todo, configs, pack)
+    running: list[Launched] = []
     with _progress(console) as progress:
         grid = progress.add_task(
             f"grid ({len(outcomes)} already finished)", total=len(points), completed=len(outcomes)
@@ -586,21 +707,37 @@ def run_sweep(
         try:
             while queue or running:
                 while queue and len(running) < parallel:
-                    p, resume = queue.pop(0)
-                    steps = configs[p.name].schedule.steps
-                    running[p.name] = _launch(p, resume, spec, train_cmd, log_dir, progress, steps)
+                    unit = queue.pop(0)
+                    resumes = [status[p.name] == "crashed" for p in unit]
+                    steps = configs[unit[0].name].schedule.steps
+                    free = min(set(range(parallel)) - {r.slot for r in running})
+                    running.append(
+                        _launch(
+                            unit,
+                            resumes,
+                            spec,
+                            train_cmd,
+                            log_dir,
+                            progress,
+                            steps,
+                            (free, parallel),
+                        )
+                    )
                 time.sleep(poll_s)
-                for name, run in list(running.items()):
-                    progress.update(run.task, completed=_steps_done(run.point.run_dir))
+                for run in list(running):
+                    for p, task in zip(run.points, run.tasks):
+                        progress.update(task, completed=_steps_done(p.run_dir))
                     if (rc := run.proc.poll()) is None:
                         continue
-                    del running[name]
-                    progress.remove_task(run.task)
-                    progress.advance(grid)
-                    outcomes[name] = _finish(run, rc)
-                    _say(console, outcomes[name])
+                    running.remove(run)
+                    for task in run.tasks:
+                        progress.remove_task(task)
+                    for out in _finish(run, rc):
+                        progress.advance(grid)
+                        outcomes[out.point.name] = out
+                        _say(console, out)
         except KeyboardInterrupt:
-            _stop(list(running.values()))
+            _stop(running)
             raise
     return [outcomes[p.name] for p in points if p.name in outcomes]
 
@@ -631,7 +768,15 @@ def main(argv: list[str] | None = None) -> int:
         description="Run a rank x learning-rate x targets grid against FullFT (see grpo_lora/sweep.py).",
     )
     parser.add_argument("sweep", help="sweep file (YAML), e.g. recipes/study_tiny.yaml")
-    parser.add_argument("--parallel", type=int, default=1, help="points run at once (default 1)")
+    parser.add_argument("--parallel", type=int, default=1, help="trainers run at once (default 1)")
+    parser.add_argument(
+        "--pack",
+        type=int,
+        default=1,
+        metavar="K",
+        help="train up to K LoRA points in one process, on one base model and one engine "
+        "(default 1: each alone); capped by the memory estimate --dry-run prints",
+    )
     parser.add_argument(
         "--dry-run", action="store_true", help="list the points and their estimated cost"
     )
@@ -642,8 +787,8 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     console = Console(stderr=True)
-    if args.parallel < 1:
-        print("error: --parallel must be >= 1", file=sys.stderr)
+    if args.parallel < 1 or args.pack < 1:
+        print("error: --parallel and --pack must be >= 1", file=sys.stderr)
         return 2
     try:
         spec = load_sweep(args.sweep)
@@ -654,13 +799,16 @@ def main(argv: list[str] | None = None) -> int:
     train_cmd = shlex.split(args.train_cmd) if args.train_cmd else DEFAULT_TRAIN_CMD
     if args.dry_run:
         configs = point_configs(spec, points)
-        dry_run(spec, points, configs, train_cmd, args.parallel, Console())
+        dry_run(spec, points, configs, train_cmd, args.parallel, Console(), args.pack)
         return 0
+    pack, memory = pack_cap(measure(points), args.pack, available_memory_mb())
+    if memory:
+        console.print(memory, **PLAIN)
     if args.parallel > (os.cpu_count() or 1):
         console.print(f"[yellow]--parallel {args.parallel} exceeds {os.cpu_count()} CPUs[/yellow]")
     t0 = time.monotonic()
     try:
-        outcomes = run_sweep(spec, args.parallel, train_cmd, console)
+        outcomes = run_sweep(spec, args.parallel, train_cmd, console, pack=pack)
     except KeyboardInterrupt:
         console.print("interrupted: re-launch the same command to resume")
         return 130

@@ -1,7 +1,10 @@
 """`grpo-lora train RECIPE [key.sub=value ...] [--resume] [-v]`, also `python -m grpo_lora.train` and
 `accelerate launch -m grpo_lora.train`. The run ends with one sentence for a person, then one JSON line
 (the run's summary) as the last line of stdout. Third-party log lines go to RUN_DIR/train.log (one
-file per process) unless -v shows them on the terminal."""
+file per process) unless -v shows them on the terminal.
+
+`--point "key=value ..."`, given K times, trains K LoRA runs packed in one process (`grpo_lora.pack`),
+each with the shared overrides then its own: `grpo-lora sweep --pack K` launches this."""
 
 from __future__ import annotations
 
@@ -23,6 +26,13 @@ def main(argv: list[str] | None = None) -> int:
         "--resume", action="store_true", help="continue the run in run_dir from its last checkpoint"
     )
     parser.add_argument(
+        "--point",
+        action="append",
+        default=[],
+        metavar="OVERRIDES",
+        help="one packed run's own overrides (space-separated); give it once per run of the pack",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="show third-party log lines on the terminal"
     )
     parser.add_argument(
@@ -39,9 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.recipe, args.overrides)
         derived = cfg.derived(world)
+        packed = [load_config(args.recipe, [*args.overrides, *p.split()]) for p in args.point]
     except ConfigError as e:
         print(f"grpo-lora train: {e}", file=sys.stderr)
         return 2
+    if packed:
+        return _train_pack(packed, args)
     if args.dry_run:
         print(dry_run(cfg, derived, world))
         return 0
@@ -64,6 +77,39 @@ def main(argv: list[str] | None = None) -> int:
     if summary is not None:  # the main process speaks for the run
         print(sentence(summary))
         print(json.dumps(summary))
+    return 0
+
+
+def _train_pack(cfgs: list, args) -> int:
+    from grpo_lora.config import ConfigError
+    from grpo_lora.engines.base import EngineError
+    from grpo_lora.pack import check_pack, train_pack
+    from grpo_lora.trainer import RunError
+
+    try:
+        check_pack(cfgs)
+    except ConfigError as e:
+        print(f"grpo-lora train: {e}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(f"pack of {len(cfgs)} runs OK: " + ", ".join(c.run_dir for c in cfgs))
+        return 0
+    log_path = Path(cfgs[0].run_dir) / "train.log"  # the pack's one process logs here
+    if not args.verbose:
+        from grpo_lora.console import quiet_terminal
+
+        quiet_terminal(log_path)
+    try:
+        summaries = train_pack(cfgs, resume=args.resume)
+    except (ConfigError, EngineError) as e:
+        print(f"grpo-lora train: {e}", file=sys.stderr)
+        return 2
+    except RunError as e:
+        print(f"grpo-lora train: {e} (details: {log_path})", file=sys.stderr)
+        return 1
+    for summary in summaries:
+        print(sentence(summary))
+    print(json.dumps(summaries))
     return 0
 
 

@@ -41,7 +41,7 @@ from grpo_lora.config import Config, ConfigError, OptimizerSection, dump_config
 from grpo_lora.data import load_problems
 from grpo_lora.data.problems import Problem, ProblemSet, grade
 from grpo_lora.engines import Rollout, RolloutEngine, Sampling, make_engine
-from grpo_lora.evaluate import evaluate
+from grpo_lora.evaluate import evaluate_adapters
 from grpo_lora.metrics import MetricsLog, read_metrics
 from grpo_lora.models import resolve_model_path
 from grpo_lora.optim import make_optimizer, make_scheduler
@@ -124,15 +124,17 @@ def train(cfg: Config, resume: bool = False, log=print) -> dict | None:
     t_start = time.perf_counter()
     run = _setup(cfg, resume, log)
     main = run.accelerator.is_main_process
-    if run.start == 0:
-        row0 = _evaluate(run)
-        if main:
-            run.metrics.write({"step": 0, **row0})
+    first_eval([run])
     run.accelerator.wait_for_everyone()
     progress = _progress(cfg.logging.progress and main, cfg.schedule.steps, run.start)
     done = run.start  # the last step whose update is complete and logged
-    # async_rollouts: one thread samples the next step while this one trains
-    ahead_pool = ThreadPoolExecutor(1) if cfg.algorithm.async_rollouts else None
+    ahead_pool = None  # async_rollouts: one thread samples the next step while this one trains
+    if cfg.algorithm.async_rollouts:
+        # the two overlap, so each takes half the cores (threads that share a core stall each
+        # other); torch._C's setter, since vLLM makes torch.set_num_threads a no-op on a CPU
+        half = max(1, torch.get_num_threads() // 2)
+        torch._C.set_num_threads(half)
+        ahead_pool = ThreadPoolExecutor(1, initializer=torch._C.set_num_threads, initargs=(half,))
     sampled = None
     try:
         for step in range(run.start, cfg.schedule.steps):
@@ -145,16 +147,8 @@ def train(cfg: Config, resume: bool = False, log=print) -> dict | None:
             sampled = ahead.result() if ahead is not None else None
             # wall time of the step as a whole (with async rollouts, its sampling overlapped
             # the step before)
-            row["time/step_s"] = time.perf_counter() - t_step
-            row["perf/tokens_per_s"] = row["completion/tokens"] / row["time/step_s"]
+            finish_step(run, row, time.perf_counter() - t_step)
             done = step + 1
-            last = done == cfg.schedule.steps
-            if last or (cfg.logging.eval_every and done % cfg.logging.eval_every == 0):
-                row.update(_evaluate(run))
-            if main:
-                run.metrics.write(row)
-            if last or (cfg.checkpoint.every and done % cfg.checkpoint.every == 0):
-                _checkpoint(run, done)
             progress(row)
     except Exception as e:
         error = _stopped(run, done, e)
@@ -174,21 +168,9 @@ def train(cfg: Config, resume: bool = False, log=print) -> dict | None:
 def _setup(cfg: Config, resume: bool, log) -> Run:
     """Policy, data, optimizer, loss, engine and metrics log, resumed from the last checkpoint."""
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    main, world = accelerator.is_main_process, accelerator.num_processes
-    say = log if main else (lambda *a, **k: None)
-    derived = cfg.derived(world)
-    run_dir = Path(cfg.run_dir)
-    if main and not resume and (run_dir / "metrics.jsonl").exists():
-        raise ConfigError(
-            f"run_dir: {run_dir} already holds a run; pass --resume or choose another run_dir"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    accelerator.wait_for_everyone()
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
-
-    dtype = getattr(torch, cfg.model.dtype)
-    try:
+    say = log if accelerator.is_main_process else (lambda *a, **k: None)
+    claim_run_dir(cfg, resume, accelerator)
+    with config_errors():
         model_path = resolve_model_path(cfg.model.path)  # a named model is built on first use
         policy = load_policy(
             model_path,
@@ -196,11 +178,60 @@ def _setup(cfg: Config, resume: bool, log) -> Run:
             alpha=cfg.lora.alpha,
             targets=cfg.lora.targets,
             dropout=cfg.lora.dropout,
-            dtype=dtype,
+            dtype=getattr(torch, cfg.model.dtype),
+            seed=cfg.seed,
         )
         problems = load_problems(cfg.data, policy.tokenizer)
-    except (ValueError, FileNotFoundError) as e:  # a missing model package, lora.targets, data
+    max_rank = None if cfg.lora.full else (cfg.engine.max_lora_rank or cfg.lora.rank)
+    engine = make_run_engine(cfg, model_path, max_rank)
+    torch.manual_seed(cfg.seed)  # the loop's RNG streams (a resume restores them)
+    random.seed(cfg.seed)
+    return make_run(cfg, accelerator, policy, problems, engine, model_path, resume, say)
+
+
+@contextlib.contextmanager
+def config_errors():
+    """A missing model package, unknown lora.targets, bad data: a one-line ConfigError."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as e:
         raise ConfigError(str(e)) from None
+
+
+def claim_run_dir(cfg: Config, resume: bool, accelerator) -> None:
+    """Check the config against the world size and make ``run_dir``, refusing to start a new run
+    over an old one."""
+    cfg.derived(accelerator.num_processes)
+    run_dir = Path(cfg.run_dir)
+    if accelerator.is_main_process and not resume and (run_dir / "metrics.jsonl").exists():
+        raise ConfigError(
+            f"run_dir: {run_dir} already holds a run; pass --resume or choose another run_dir"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
+
+
+def make_run_engine(cfg: Config, model_path, max_lora_rank: int | None, max_loras: int = 1):
+    return make_engine(
+        cfg.engine.kind,
+        str(model_path),
+        dtype=cfg.model.dtype,
+        max_lora_rank=max_lora_rank,
+        seed=cfg.seed,
+        gpu_memory_utilization=cfg.engine.gpu_memory_utilization,
+        cpu_kv_cache_bytes=int(cfg.engine.cpu_kv_cache_gb * 2**30),
+        **({"max_loras": max_loras} if max_loras > 1 else {}),
+    )
+
+
+def make_run(
+    cfg: Config, accelerator, policy: Policy, problems, engine, model_path, resume: bool, say
+) -> Run:
+    """The rest of a run around its policy, data and engine: optimizer, schedule, loss, metrics
+    log, and the engine serving its weights, resumed from the last checkpoint."""
+    main, world = accelerator.is_main_process, accelerator.num_processes
+    run_dir = Path(cfg.run_dir)
+    dtype = getattr(torch, cfg.model.dtype)
     tok = policy.tokenizer
     optimizer = make_optimizer(policy.trainable_parameters(), cfg.optimizer)
     scheduler = make_scheduler(optimizer, cfg.schedule)
@@ -212,15 +243,6 @@ def _setup(cfg: Config, resume: bool, log) -> Run:
     ref_model = _reference_model(cfg, policy, model_path)
     objective = Objective(
         losses.LOSSES[loss_cfg.kind], loss_cfg, cfg.engine.temperature, dtype, ref_model
-    )
-    engine = make_engine(
-        cfg.engine.kind,
-        str(model_path),
-        dtype=cfg.model.dtype,
-        max_lora_rank=None if cfg.lora.full else (cfg.engine.max_lora_rank or cfg.lora.rank),
-        seed=cfg.seed,
-        gpu_memory_utilization=cfg.engine.gpu_memory_utilization,
-        cpu_kv_cache_bytes=int(cfg.engine.cpu_kv_cache_gb * 2**30),
     )
     start = resume_from_checkpoint(run_dir, policy, optimizer, scheduler, say) if resume else 0
     metrics = None
@@ -239,7 +261,7 @@ def _setup(cfg: Config, resume: bool, log) -> Run:
     say(
         f"world size {world} | {'FullFT' if cfg.lora.full else f'LoRA rank {cfg.lora.rank} ({cfg.lora.targets})'} | "
         f"{policy.num_trainable():,} trainable params | {cfg.model.dtype} | "
-        + " | ".join(f"{k} {v:,}" for k, v in derived.items())
+        + " | ".join(f"{k} {v:,}" for k, v in cfg.derived(world).items())
     )
     return Run(
         cfg=cfg,
@@ -264,22 +286,56 @@ def _setup(cfg: Config, resume: bool, log) -> Run:
     )
 
 
+def first_eval(runs: list[Run]) -> None:
+    """The step-0 row of each fresh run: the held-out scores of its starting policy."""
+    fresh = [run for run in runs if run.start == 0]
+    for run, scores in zip(fresh, evaluate_runs(fresh) if fresh else []):
+        if run.accelerator.is_main_process:
+            run.metrics.write({"step": 0, **scores})
+
+
+def eval_due(cfg: Config, done: int) -> bool:
+    """A held-out evaluation after step ``done``: every ``eval_every`` steps and at the end."""
+    every = cfg.logging.eval_every
+    return done == cfg.schedule.steps or bool(every and done % every == 0)
+
+
+def finish_step(run: Run, row: dict, wall_s: float, scores: dict | None = None) -> None:
+    """Complete a step's metrics row (its wall time; the held-out scores when due, evaluated here
+    unless given), write it, and checkpoint when due."""
+    cfg = run.cfg
+    row["time/step_s"] = wall_s
+    row["perf/tokens_per_s"] = row["completion/tokens"] / wall_s
+    done = row["step"]
+    if eval_due(cfg, done):
+        row.update(evaluate_runs([run])[0] if scores is None else scores)
+    if run.accelerator.is_main_process:
+        run.metrics.write(row)
+    if done == cfg.schedule.steps or (cfg.checkpoint.every and done % cfg.checkpoint.every == 0):
+        _checkpoint(run, done)
+
+
 def _sample(run: Run, step: int) -> Sampled:
     """This process's share of step ``step``'s prompts, G completions each, from the engine as it
     is now (per-request seeds from run seed, step and prompt index: rollouts replay on resume)."""
+    t0 = time.perf_counter()
+    version = run.engine_version
+    prompts, seeds = requests(run, step)
+    rollouts = run.engine.generate(
+        [p.prompt for p in prompts], run.cfg.data.group_size, run.sampling, seeds=seeds
+    )
+    return Sampled(prompts, rollouts, version, time.perf_counter() - t0)
+
+
+def requests(run: Run, step: int) -> tuple[list[Problem], list[int]]:
+    """This process's share of step ``step``'s prompts, and their per-request seeds."""
     cfg, accelerator = run.cfg, run.accelerator
     rank, world = accelerator.process_index, accelerator.num_processes
     p_local = cfg.data.prompts_per_step // world
-    t0 = time.perf_counter()
-    version = run.engine_version
     prompts = run.problems.batch(cfg.seed, step, cfg.data.prompts_per_step)[
         rank * p_local : (rank + 1) * p_local
     ]
-    seeds = [request_seed(cfg.seed, step, rank * p_local + i) for i in range(p_local)]
-    rollouts = run.engine.generate(
-        [p.prompt for p in prompts], cfg.data.group_size, run.sampling, seeds=seeds
-    )
-    return Sampled(prompts, rollouts, version, time.perf_counter() - t0)
+    return prompts, [request_seed(cfg.seed, step, rank * p_local + i) for i in range(p_local)]
 
 
 def _step(run: Run, step: int, sampled: Sampled, ahead: Future | None) -> dict:
@@ -343,26 +399,33 @@ def _step(run: Run, step: int, sampled: Sampled, ahead: Future | None) -> dict:
     }
 
 
-def _evaluate(run: Run) -> dict:
-    """Held-out pass@1, pass@k and greedy accuracy (main process only)."""
-    heldout = run.problems.heldout[: run.cfg.data.heldout_size]
-    if not run.accelerator.is_main_process or not heldout:
-        return {}
+def evaluate_runs(runs: list[Run]) -> list[dict]:
+    """Held-out pass@1, pass@k and greedy accuracy of each run (main process only), sampled in one
+    go: the runs share the engine, each with its own adapter (a pack), or it is one run."""
+    cfg, first = runs[0].cfg, runs[0]
+    heldout = first.problems.heldout[: cfg.data.heldout_size]
+    if not first.accelerator.is_main_process or not heldout:
+        return [{} for _ in runs]
     t0 = time.perf_counter()
-    scores = evaluate(
-        run.engine,
+    scores = evaluate_adapters(
+        first.engine,
         heldout,
-        k=run.cfg.logging.eval_k,
-        temperature=run.cfg.engine.temperature,
-        max_tokens=run.cfg.engine.max_tokens,
-        seed=run.cfg.seed,
+        [run.policy.adapter if run.policy.is_lora else None for run in runs],
+        k=cfg.logging.eval_k,
+        temperature=cfg.logging.eval_temperature or cfg.engine.temperature,
+        max_tokens=cfg.engine.max_tokens,
+        seeds=[run.cfg.seed for run in runs],
     )
-    return {
-        "eval/pass1": scores["pass1"],
-        "eval/passk": scores["passk"],
-        "eval/greedy_acc": scores["greedy_acc"],
-        "time/eval_s": time.perf_counter() - t0,
-    }
+    seconds = time.perf_counter() - t0
+    return [
+        {
+            "eval/pass1": s["pass1"],
+            "eval/passk": s["passk"],
+            "eval/greedy_acc": s["greedy_acc"],
+            "time/eval_s": seconds,
+        }
+        for s in scores
+    ]
 
 
 def _checkpoint(run: Run, step: int) -> None:

@@ -40,17 +40,27 @@ class RolloutEngine(Protocol):
     times: SyncTimes
 
     def generate(
-        self, prompts: list[str], n: int, sampling: Sampling, seeds: list[int] | None = None
+        self,
+        prompts: list[str],
+        n: int,
+        sampling: Sampling,
+        seeds: list[int] | None = None,
+        adapters: list[str] | None = None,
     ) -> list[Rollout]:
         """``n`` completions per prompt, prompt-major (rollout ``i * n + j`` is prompt ``i``'s j-th).
-        ``seeds[i]`` makes prompt ``i``'s completions reproducible (None: unseeded)."""
+        ``seeds[i]`` makes prompt ``i``'s completions reproducible (None: unseeded); ``adapters[i]``
+        names the adapter that samples them (None: the one loaded under "default", if any)."""
         ...
 
     def load_adapter(
-        self, tensors: dict[str, torch.Tensor], version: int, lora_config: dict
+        self,
+        tensors: dict[str, torch.Tensor],
+        version: int,
+        lora_config: dict,
+        name: str = "default",
     ) -> None:
         """Serve a LoRA adapter (peft state-dict names, peft config keys ``r``, ``lora_alpha``,
-        ``target_modules``) from now on, under a new ``version``; no files, no merge."""
+        ``target_modules``) under ``name`` from now on, as a new ``version``; no files, no merge."""
         ...
 
     def load_weights(self, named_tensors: dict[str, torch.Tensor]) -> None:

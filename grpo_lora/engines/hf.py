@@ -18,6 +18,8 @@ from grpo_lora.engines.base import (
     check_model_path,
 )
 
+ONE_ADAPTER = "the hf engine serves one adapter; several side by side need engine.kind vllm"
+
 
 class HFEngine:
     def __init__(
@@ -44,10 +46,17 @@ class HFEngine:
 
     @torch.no_grad()
     def generate(
-        self, prompts: list[str], n: int, sampling: Sampling, seeds: list[int] | None = None
+        self,
+        prompts: list[str],
+        n: int,
+        sampling: Sampling,
+        seeds: list[int] | None = None,
+        adapters: list[str] | None = None,
     ) -> list[Rollout]:
         if seeds is not None and len(seeds) != len(prompts):
             raise EngineError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
+        if adapters is not None and set(adapters) != {"default"}:
+            raise EngineError(ONE_ADAPTER)
         eos = self.tokenizer.eos_token_id
         greedy = sampling.temperature == 0
         out = []
@@ -83,9 +92,16 @@ class HFEngine:
         return out
 
     def load_adapter(
-        self, tensors: dict[str, torch.Tensor], version: int, lora_config: dict
+        self,
+        tensors: dict[str, torch.Tensor],
+        version: int,
+        lora_config: dict,
+        name: str = "default",
     ) -> None:
         from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+
+        if name != "default":
+            raise EngineError(ONE_ADAPTER)
 
         rank = check_adapter(self.max_lora_rank, lora_config)
         t0 = time.perf_counter()

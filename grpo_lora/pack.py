@@ -1,0 +1,227 @@
+"""Packed runs: K LoRA runs trained in one process, on one base model and one vLLM engine.
+
+Every run of a sweep's LoRA points trains an adapter on the same frozen base, so K of them can share
+it: the trainer's base model carries K peft adapters (`policy.load_adapters`), the engine serves K
+adapters side by side (vLLM's ``max_loras``), and each step samples every run's prompts in one
+generate call, each prompt tagged with its run's adapter. Everything else is the run's own, exactly
+as if it ran alone (`trainer.train`): config, data order (its seed), adapter init (its seed),
+optimizer, schedule, torch and Python RNG streams, metrics, checkpoints, run directory. A packed
+run therefore writes the metrics rows it would write alone (timings and memory aside) and resumes
+from its own checkpoints. A run whose step raises is checkpointed at its last completed step,
+recorded in its ``failed.json`` and dropped; the others go on.
+
+What must agree across a pack (`pack_key`): everything but the seed, the run directory, the LoRA
+settings and the optimizer's. The engine's LoRA capacity is the largest rank in the pack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+import traceback
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+
+from grpo_lora.config import Config, ConfigError
+from grpo_lora.data import load_problems
+from grpo_lora.models import resolve_model_path
+from grpo_lora.policy import Adapter, load_adapters
+from grpo_lora.runs import write_failure
+from grpo_lora.trainer import (
+    Run,
+    RunError,
+    Sampled,
+    _progress,
+    _step,
+    _stopped,
+    _summary,
+    claim_run_dir,
+    config_errors,
+    eval_due,
+    evaluate_runs,
+    finish_step,
+    first_eval,
+    make_run,
+    make_run_engine,
+    requests,
+)
+
+# What runs of one pack may differ in.
+OWN_FIELDS = ("seed", "run_dir", "lora", "optimizer")
+
+
+def pack_key(cfg: Config) -> str:
+    """Runs with equal keys can share a pack: same model, engine, data, algorithm, schedule,
+    logging and checkpoints; LoRA (FullFT runs pack with nothing)."""
+    if cfg.lora.full:
+        return f"full:{cfg.run_dir}"
+    return json.dumps(cfg.model_dump(mode="json", exclude=set(OWN_FIELDS)), sort_keys=True)
+
+
+def check_pack(cfgs: list[Config]) -> None:
+    """A one-line ConfigError naming the first field on which a run differs from the first."""
+    if not cfgs:
+        raise ConfigError("a pack needs at least one run")
+    first = cfgs[0].model_dump(mode="json", exclude=set(OWN_FIELDS))
+    for cfg in cfgs:
+        if cfg.lora.full:
+            raise ConfigError(f"{cfg.run_dir}: FullFT runs cannot be packed (lora.full is true)")
+        other = cfg.model_dump(mode="json", exclude=set(OWN_FIELDS))
+        for section, values in first.items():
+            if values != other[section]:
+                diff = _first_difference(section, values, other[section])
+                raise ConfigError(f"{cfg.run_dir}: {diff} differs from {cfgs[0].run_dir}'s")
+    dirs = [c.run_dir for c in cfgs]
+    if len(set(dirs)) != len(dirs):
+        raise ConfigError(f"two runs of the pack share a run_dir: {dirs}")
+
+
+def _first_difference(key: str, a, b) -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in a:
+            if a[k] != b.get(k):
+                return _first_difference(f"{key}.{k}", a[k], b.get(k))
+    return key
+
+
+def train_pack(cfgs: list[Config], resume: bool = False, log=print) -> list[dict]:
+    """Train the runs ``cfgs`` together; returns the summaries of those that finished. With
+    ``resume``, a run whose directory already holds a run continues from its last checkpoint, the
+    others start. Raises RunError (one line) after the others are done if any run failed."""
+    t_start = time.perf_counter()
+    check_pack(cfgs)
+    runs, rngs = _setup(cfgs, resume, log)
+    first_eval(runs)
+    steps = cfgs[0].schedule.steps
+    start = min(run.start for run in runs)
+    progress = _progress(cfgs[0].logging.progress, steps, start)
+    failed: list[str] = []
+    for step in range(start, steps):
+        live = [run for run in runs if run.start <= step]
+        t_step = time.perf_counter()
+        rows = {}
+        for run, own in zip(live, _sample(live, step)):
+            with _isolated(run, step, rngs, runs, failed):
+                run.policy.activate()
+                rows[id(run)] = _step(run, step, own, None)
+        stepped = [run for run in live if id(run) in rows]
+        due = stepped and eval_due(cfgs[0], step + 1)
+        scores = evaluate_runs(stepped) if due else [None] * len(stepped)
+        for run, own_scores in zip(stepped, scores):
+            with _isolated(run, step, rngs, runs, failed):
+                finish_step(run, rows[id(run)], time.perf_counter() - t_step, own_scores)
+        if not runs:
+            break
+        if stepped:
+            progress(rows[id(stepped[-1])])
+    wall = time.perf_counter() - t_start
+    summaries = [_summary(run, wall) for run in runs]
+    (runs or live)[0].engine.close()
+    if failed:
+        raise RunError(f"{len(failed)} of {len(cfgs)} packed runs failed: " + "; ".join(failed))
+    return summaries
+
+
+def _setup(cfgs: list[Config], resume: bool, log) -> tuple[list[Run], dict]:
+    """One accelerator, one base model with an adapter per run, one problem set, one engine
+    serving them all; then each run's own optimizer, metrics and checkpoints, and its RNG streams
+    as a run alone would have them when its loop starts."""
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    if accelerator.num_processes > 1:
+        raise ConfigError("packed runs train in one process (launch them without --num_processes)")
+    for cfg in cfgs:
+        claim_run_dir(cfg, resume and _holds_run(cfg), accelerator)
+    cfg0 = cfgs[0]
+    dtype = getattr(torch, cfg0.model.dtype)
+    adapters = [
+        Adapter(c.lora.rank, c.lora.alpha, c.lora.targets, c.lora.dropout, c.seed, f"run{i}")
+        for i, c in enumerate(cfgs)
+    ]
+    with config_errors():
+        model_path = resolve_model_path(cfg0.model.path)
+        policies = load_adapters(model_path, adapters, dtype)
+        problems = load_problems(cfg0.data, policies[0].tokenizer)
+    max_rank = max(c.engine.max_lora_rank or c.lora.rank for c in cfgs)
+    engine = make_run_engine(cfg0, model_path, max_rank, max_loras=len(cfgs))
+    log(f"pack of {len(cfgs)} LoRA runs on one base model and one engine")
+    runs, rngs = [], {}
+    for cfg, policy in zip(cfgs, policies):
+        policy.activate()
+        torch.manual_seed(cfg.seed)  # as a run alone is seeded before make_run (trainer._setup)
+        random.seed(cfg.seed)
+        say = _prefixed(log, cfg.run_dir)
+        own_resume = resume and _holds_run(cfg)
+        run = make_run(cfg, accelerator, policy, problems, engine, model_path, own_resume, say)
+        runs.append(run)
+        rngs[id(run)] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    return runs, rngs
+
+
+def _holds_run(cfg: Config) -> bool:
+    return (Path(cfg.run_dir) / "metrics.jsonl").exists()
+
+
+def _prefixed(log, name: str):
+    return lambda msg, *a, **k: log(f"{name}: {msg}", *a, **k)
+
+
+def _sample(runs: list[Run], step: int) -> list[Sampled]:
+    """Every run's share of step ``step``, in one generate call (each prompt with its run's
+    adapter and its run's seed)."""
+    t0 = time.perf_counter()
+    asked = [requests(run, step) for run in runs]
+    prompts = [p.prompt for problems, _ in asked for p in problems]
+    seeds = [s for _, run_seeds in asked for s in run_seeds]
+    adapters = [run.policy.adapter for run, (problems, _) in zip(runs, asked) for _ in problems]
+    g = runs[0].cfg.data.group_size
+    rollouts = runs[0].engine.generate(prompts, g, runs[0].sampling, seeds, adapters)
+    seconds = time.perf_counter() - t0
+    out, at = [], 0
+    for run, (problems, _) in zip(runs, asked):
+        n = len(problems) * g
+        out.append(Sampled(problems, rollouts[at : at + n], run.engine_version, seconds))
+        at += n
+    return out
+
+
+@contextlib.contextmanager
+def _isolated(run: Run, step: int, rngs: dict, runs: list[Run], failed: list[str]):
+    """Run's work for ``step`` with its own RNG streams; if it raises, the run alone stops: what
+    completed is checkpointed, the failure recorded in its failed.json, and it leaves ``runs``."""
+    try:
+        with _own_rng(rngs[id(run)]):
+            yield
+    except Exception as error:
+        stopped = _stopped(run, step, error)
+        write_failure(
+            run.run_dir,
+            {
+                "point": run.run_dir.name,
+                "exit_code": None,
+                "error": str(stopped),
+                "steps_done": step,
+                "steps": run.cfg.schedule.steps,
+                "packed": True,
+                "log_tail": traceback.format_exception(error)[-5:],
+            },
+        )
+        if run.metrics is not None:
+            run.metrics.close()
+        runs.remove(run)
+        failed.append(f"{run.run_dir.name}: {stopped}")
+
+
+@contextlib.contextmanager
+def _own_rng(state: dict):
+    """Run with this run's RNG streams, and keep where they got to."""
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    try:
+        yield
+    finally:
+        state["torch"] = torch.get_rng_state()
+        state["python"] = random.getstate()
