@@ -95,35 +95,61 @@ def train_pack(cfgs: list[Config], resume: bool = False, log=print) -> list[dict
     t_start = time.perf_counter()
     check_pack(cfgs)
     runs, rngs = _setup(cfgs, resume, log)
-    first_eval(runs)
-    steps = cfgs[0].schedule.steps
+    engine = runs[0].engine
+    try:
+        failed = _loop(runs, rngs)
+    except BaseException:  # the engine failed (each run checkpointed what it completed), or ^C
+        engine.close()
+        raise
+    wall = time.perf_counter() - t_start
+    summaries = [_summary(run, wall) for run in runs]
+    engine.close()
+    if failed:
+        raise RunError(f"{len(failed)} of {len(cfgs)} packed runs failed: " + "; ".join(failed))
+    return summaries
+
+
+def _loop(runs: list[Run], rngs: dict) -> list[str]:
+    """The packed runs' steps, in data-flow order per step: one generate call for all, then each
+    run's update and sync, then one batched evaluation when due, then each run's row and
+    checkpoint. A run that raises leaves ``runs``; returns their one-line errors."""
+    try:
+        first_eval(runs)
+    except Exception as e:
+        raise _stopped(runs[0], runs[0].start, e) from e
+    cfg = runs[0].cfg
     start = min(run.start for run in runs)
-    progress = _progress(cfgs[0].logging.progress, steps, start)
+    progress = _progress(cfg.logging.progress, cfg.schedule.steps, start)
     failed: list[str] = []
-    for step in range(start, steps):
-        live = [run for run in runs if run.start <= step]
-        t_step = time.perf_counter()
-        rows = {}
-        for run, own in zip(live, _sample(live, step)):
-            with _isolated(run, step, rngs, runs, failed):
-                run.policy.activate()
-                rows[id(run)] = _step(run, step, own, None)
-        stepped = [run for run in live if id(run) in rows]
-        due = stepped and eval_due(cfgs[0], step + 1)
-        scores = evaluate_runs(stepped) if due else [None] * len(stepped)
-        for run, own_scores in zip(stepped, scores):
-            with _isolated(run, step, rngs, runs, failed):
-                finish_step(run, rows[id(run)], time.perf_counter() - t_step, own_scores)
+    for step in range(start, cfg.schedule.steps):
+        try:
+            stepped, rows = _pack_step(runs, rngs, step, failed)
+        except Exception as e:  # the shared engine failed: every run stops where it is
+            errors = [_stopped(run, step, e) for run in runs]
+            raise errors[0] from e
         if not runs:
             break
         if stepped:
             progress(rows[id(stepped[-1])])
-    wall = time.perf_counter() - t_start
-    summaries = [_summary(run, wall) for run in runs]
-    (runs or live)[0].engine.close()
-    if failed:
-        raise RunError(f"{len(failed)} of {len(cfgs)} packed runs failed: " + "; ".join(failed))
-    return summaries
+    return failed
+
+
+def _pack_step(runs: list[Run], rngs: dict, step: int, failed: list[str]):
+    """Step ``step`` of every run that has it to do; returns those that stepped and their rows."""
+    live = [run for run in runs if run.start <= step]
+    t_step = time.perf_counter()
+    rows = {}
+    for run, own in zip(live, _sample(live, step)):
+        with _isolated(run, step, rngs, runs, failed):
+            run.policy.activate()
+            rows[id(run)] = _step(run, step, own, None)
+    stepped = [run for run in live if id(run) in rows]
+    due = stepped and eval_due(runs[0].cfg, step + 1)
+    scores = evaluate_runs(stepped) if due else [None] * len(stepped)
+    for run, own_scores in zip(stepped, scores):
+        with _isolated(run, step, rngs, runs, failed):
+            finish_step(run, rows[id(run)], time.perf_counter() - t_step, own_scores)
+    return [run for run in stepped if run in runs], rows
 
 
 def _setup(cfgs: list[Config], resume: bool, log) -> tuple[list[Run], dict]:

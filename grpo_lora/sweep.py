@@ -21,6 +21,13 @@ with `checkpoints/` or `metrics.jsonl` but no `summary.json` CRASHED and is rela
 fresh. Points run one after another, or `--parallel N` at a time, each on its own 1/N share of
 the cores (`grpo_lora.machine.cpu_cores`: threads that share a core stall one another).
 
+`--pack K` trains up to K LoRA points in one trainer process (`grpo_lora.pack`: one base model
+with K adapters, one engine serving them side by side), launched as
+`python -m grpo_lora.train BASE.yaml [fixed overrides] --point "POINT 1's overrides" --point ...`;
+each point keeps its own run directory, metrics, checkpoints and outcome, exactly as alone. FullFT
+points, and LoRA points whose settings other than seed, run_dir, lora.* and optimizer.* differ, do
+not share a pack. The pack size is capped by a memory estimate (`pack_cap`).
+
 A point whose trainer fails (exits non-zero, or exits without `summary.json`) does not stop the
 others: its run directory gets `failed.json` (exit code, error, the last lines of its log; see
 `grpo_lora.runs`), `grpo-lora report` lists it, and the sweep exits 1 at the end naming the failed

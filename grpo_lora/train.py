@@ -50,66 +50,44 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.recipe, args.overrides)
         derived = cfg.derived(world)
         packed = [load_config(args.recipe, [*args.overrides, *p.split()]) for p in args.point]
+        if packed:
+            from grpo_lora.pack import check_pack
+
+            check_pack(packed)
     except ConfigError as e:
         print(f"grpo-lora train: {e}", file=sys.stderr)
         return 2
-    if packed:
-        return _train_pack(packed, args)
     if args.dry_run:
-        print(dry_run(cfg, derived, world))
+        runs = ", ".join(c.run_dir for c in packed)
+        print(f"pack of {len(packed)} runs OK: {runs}" if packed else dry_run(cfg, derived, world))
         return 0
     rank = int(os.environ.get("RANK", "0"))
-    log_path = Path(cfg.run_dir) / ("train.log" if rank == 0 else f"train.rank{rank}.log")
+    # a pack's one process logs in its first run's directory
+    log_path = Path((packed or [cfg])[0].run_dir) / (
+        "train.log" if rank == 0 else f"train.rank{rank}.log"
+    )
     if not args.verbose:
         from grpo_lora.console import quiet_terminal
 
         quiet_terminal(log_path)
+    from grpo_lora.pack import train_pack
     from grpo_lora.trainer import RunError, train
 
     try:
-        summary = train(cfg, resume=args.resume)
+        if packed:
+            summaries = train_pack(packed, resume=args.resume)
+        else:
+            summaries = [train(cfg, resume=args.resume)]
     except (ConfigError, EngineError) as e:
         print(f"grpo-lora train: {e}", file=sys.stderr)
         return 2
     except RunError as e:
         print(f"grpo-lora train: {e} (details: {log_path})", file=sys.stderr)
         return 1
-    if summary is not None:  # the main process speaks for the run
-        print(sentence(summary))
-        print(json.dumps(summary))
-    return 0
-
-
-def _train_pack(cfgs: list, args) -> int:
-    from grpo_lora.config import ConfigError
-    from grpo_lora.engines.base import EngineError
-    from grpo_lora.pack import check_pack, train_pack
-    from grpo_lora.trainer import RunError
-
-    try:
-        check_pack(cfgs)
-    except ConfigError as e:
-        print(f"grpo-lora train: {e}", file=sys.stderr)
-        return 2
-    if args.dry_run:
-        print(f"pack of {len(cfgs)} runs OK: " + ", ".join(c.run_dir for c in cfgs))
-        return 0
-    log_path = Path(cfgs[0].run_dir) / "train.log"  # the pack's one process logs here
-    if not args.verbose:
-        from grpo_lora.console import quiet_terminal
-
-        quiet_terminal(log_path)
-    try:
-        summaries = train_pack(cfgs, resume=args.resume)
-    except (ConfigError, EngineError) as e:
-        print(f"grpo-lora train: {e}", file=sys.stderr)
-        return 2
-    except RunError as e:
-        print(f"grpo-lora train: {e} (details: {log_path})", file=sys.stderr)
-        return 1
-    for summary in summaries:
-        print(sentence(summary))
-    print(json.dumps(summaries))
+    if summaries != [None]:  # the main process speaks for the run(s)
+        for summary in summaries:
+            print(sentence(summary))
+        print(json.dumps(summaries if packed else summaries[0]))
     return 0
 
 

@@ -96,7 +96,7 @@ class RunError(RuntimeError):
     """A run that stopped mid-way; the message is one line (the traceback is in the run's log)."""
 
 
-@dataclass
+@dataclass(eq=False)  # runs are compared by identity (a pack drops the one that fails)
 class Run:
     """Everything a run holds while it trains, built once by `_setup`."""
 
@@ -124,8 +124,6 @@ def train(cfg: Config, resume: bool = False, log=print) -> dict | None:
     t_start = time.perf_counter()
     run = _setup(cfg, resume, log)
     main = run.accelerator.is_main_process
-    first_eval([run])
-    run.accelerator.wait_for_everyone()
     progress = _progress(cfg.logging.progress and main, cfg.schedule.steps, run.start)
     done = run.start  # the last step whose update is complete and logged
     ahead_pool = None  # async_rollouts: one thread samples the next step while this one trains
@@ -137,6 +135,8 @@ def train(cfg: Config, resume: bool = False, log=print) -> dict | None:
         ahead_pool = ThreadPoolExecutor(1, initializer=torch._C.set_num_threads, initargs=(half,))
     sampled = None
     try:
+        first_eval([run])
+        run.accelerator.wait_for_everyone()
         for step in range(run.start, cfg.schedule.steps):
             t_step = time.perf_counter()
             sampled = sampled or _sample(run, step)

@@ -44,12 +44,12 @@ def test_engine_error_mid_run_checkpoints_the_last_step(tmp_path, tiny_path, mon
 
     real_generate, calls = VLLMEngine.generate, []
 
-    def failing_generate(self, prompts, n, sampling, seeds=None):
+    def failing_generate(self, prompts, n, sampling, seeds=None, adapters=None):
         calls.append(n)
         # the start's evaluation makes 2 calls, steps 1 and 2 one each: step 3's sampling fails
         if len(calls) == 5:
             raise RuntimeError("engine core died\nsecond line of the engine's message")
-        return real_generate(self, prompts, n, sampling, seeds)
+        return real_generate(self, prompts, n, sampling, seeds, adapters)
 
     monkeypatch.setattr(VLLMEngine, "generate", failing_generate)
     run_dir = tmp_path / "run"

@@ -445,3 +445,20 @@ def test_real_sweep_then_report(tiny_path, tmp_path, monkeypatch):
     assert measured.eval_s > 0 and measured.fixed_s > 0 and measured.lora_peak_mb > 0
     again = sweep.run_sweep(spec, parallel=2, console=_quiet(), poll_s=0.2)
     assert [o.status for o in again] == ["skipped", "skipped"]
+
+
+def test_pack_groups_lora_points_and_caps_by_memory(tmp_path):
+    spec = _spec(tmp_path, ranks=[1, 4, "full"], lrs={"full": [1e-4], "lora": [1e-3, 3e-3]})
+    points = sweep.expand(spec)
+    units = sweep.packs(points, sweep.point_configs(spec, points), 3)
+    # 8 LoRA points (2 ranks x 2 LRs x 2 seeds) in packs of 3, 3 and 2; each FullFT point alone
+    assert sorted(len(u) for u in units) == [1, 1, 2, 3, 3]
+    assert all(p.rank != "full" for u in units if len(u) > 1 for p in u)
+    assert sorted(p.name for u in units for p in u) == sorted(p.name for p in points)
+    cmd = sweep.command_for(units[0], spec, ["train"], resume=True)
+    assert cmd.count("--point") == len(units[0]) and cmd[-1] == "--resume"
+    assert f"run_dir={units[0][1].run_dir}" in cmd[cmd.index("--point") + 3]
+    m = sweep.Measured({}, None, None, lora_peak_mb=1000.0, lora_params=1_000_000)
+    assert sweep.pack_cap(m, 8, available_mb=10_000)[0] == 8
+    k, text = sweep.pack_cap(m, 8, available_mb=1_100)  # room for one point only
+    assert k == 1 and "capped to 1" in text

@@ -7,6 +7,7 @@ size. On a GPU it runs as vLLM normally does.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -175,7 +176,14 @@ class VLLMEngine:
 
     def load_weights(self, named_tensors: dict[str, torch.Tensor]) -> None:
         t0 = time.perf_counter()
-        payload = save({k: v.detach().to("cpu").contiguous() for k, v in named_tensors.items()})
+        cpu = {k: v.detach().to("cpu").contiguous() for k, v in named_tensors.items()}
+        if os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0":
+            # the engine core is in this process: tensors pass as they are (copies, so that the
+            # engine never holds the trainer's own storage), not as serialised bytes, which took
+            # twice the model's size in transient memory and most of the sync time
+            payload = {k: v.clone() for k, v in cpu.items()}
+        else:
+            payload = save(cpu)
         self.llm.collective_rpc("grpo_reload_weights", args=(payload,))
         self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
         self.times.weights_s.append(time.perf_counter() - t0)

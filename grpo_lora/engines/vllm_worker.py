@@ -4,7 +4,7 @@
 shutdown. An upgrade of vLLM re-checks this file and docs/vllm-cpu.md.
 
 Tensors travel as safetensors bytes: in vLLM's multiprocess mode, tensors nested in RPC arguments arrive
-as Python lists (docs/vllm-cpu.md).
+as Python lists (docs/vllm-cpu.md). Full weights for an engine core in this process travel as tensors.
 """
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ class WorkerExtension:
     def grpo_remove_lora(self, int_id: int) -> None:
         self.model_runner.lora_manager.remove_adapter(int_id)
 
-    def grpo_reload_weights(self, payload: bytes) -> None:
+    def grpo_reload_weights(self, payload: bytes | dict) -> None:
         # rotary caches have no checkpoint weights; vLLM warns "Failed to load weights" at every reload
         logging.getLogger("vllm.model_executor.model_loader.reload.layerwise").setLevel(
             logging.ERROR
         )
-        tensors = load(payload)
+        tensors = payload if isinstance(payload, dict) else load(payload)  # dict: in-process
         self.model_runner.reload_weights(
             weights_iterator=iter(tensors.items())
         )  # vLLM 0.32 internal
