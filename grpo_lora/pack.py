@@ -59,18 +59,23 @@ def pack_key(cfg: Config) -> str:
     logging and checkpoints; LoRA (FullFT runs pack with nothing)."""
     if cfg.lora.full:
         return f"full:{cfg.run_dir}"
-    return json.dumps(cfg.model_dump(mode="json", exclude=set(OWN_FIELDS)), sort_keys=True)
+    return json.dumps(_shared(cfg), sort_keys=True)
+
+
+def _shared(cfg: Config) -> dict:
+    """The settings every run of a pack must share."""
+    return cfg.model_dump(mode="json", exclude=set(OWN_FIELDS))
 
 
 def check_pack(cfgs: list[Config]) -> None:
     """A one-line ConfigError naming the first field on which a run differs from the first."""
     if not cfgs:
         raise ConfigError("a pack needs at least one run")
-    first = cfgs[0].model_dump(mode="json", exclude=set(OWN_FIELDS))
+    first = _shared(cfgs[0])
     for cfg in cfgs:
         if cfg.lora.full:
             raise ConfigError(f"{cfg.run_dir}: FullFT runs cannot be packed (lora.full is true)")
-        other = cfg.model_dump(mode="json", exclude=set(OWN_FIELDS))
+        other = _shared(cfg)
         for section, values in first.items():
             if values != other[section]:
                 diff = _first_difference(section, values, other[section])
@@ -159,8 +164,9 @@ def _setup(cfgs: list[Config], resume: bool, log) -> tuple[list[Run], dict]:
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     if accelerator.num_processes > 1:
         raise ConfigError("packed runs train in one process (launch them without --num_processes)")
-    for cfg in cfgs:
-        claim_run_dir(cfg, resume and _holds_run(cfg), accelerator)
+    resumes = [resume and _holds_run(cfg) for cfg in cfgs]  # decided once, before any run writes
+    for cfg, own_resume in zip(cfgs, resumes):
+        claim_run_dir(cfg, own_resume, accelerator)
     cfg0 = cfgs[0]
     dtype = getattr(torch, cfg0.model.dtype)
     adapters = [
@@ -175,12 +181,11 @@ def _setup(cfgs: list[Config], resume: bool, log) -> tuple[list[Run], dict]:
     engine = make_run_engine(cfg0, model_path, max_rank, max_loras=len(cfgs))
     log(f"pack of {len(cfgs)} LoRA runs on one base model and one engine")
     runs, rngs = [], {}
-    for cfg, policy in zip(cfgs, policies):
+    for cfg, policy, own_resume in zip(cfgs, policies, resumes):
         policy.activate()
         torch.manual_seed(cfg.seed)  # as a run alone is seeded before make_run (trainer._setup)
         random.seed(cfg.seed)
         say = _prefixed(log, cfg.run_dir)
-        own_resume = resume and _holds_run(cfg)
         run = make_run(cfg, accelerator, policy, problems, engine, model_path, own_resume, say)
         runs.append(run)
         rngs[id(run)] = {"torch": torch.get_rng_state(), "python": random.getstate()}
