@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     walls: dict[int, list[float]] = {1: [], args.pack: []}
     dirs: dict[int, Path] = {}
     for repeat in range(args.repeats):
-        for pack in (1, args.pack):
+        for pack in (args.pack, 1):
             d = out / f"pack{pack}-r{repeat}"
             d.mkdir(parents=True)
             walls[pack].append(run_sweep(spec, d, pack))

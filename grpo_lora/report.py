@@ -73,6 +73,22 @@ def final_pass1(run: Run) -> float | None:
     return float(v) if is_number(v) else None
 
 
+def best_lr(rewards: dict[float, list[float]]) -> float | None:
+    """The best LR of an arm, given LR -> each seed's final reward: argmax over LRs of the
+    seed-averaged final reward (ties: the smaller LR); None when no LR has a reward."""
+    means = {lr: statistics.fmean(v) for lr, v in rewards.items() if v}
+    return max(sorted(means), key=means.__getitem__, default=None)
+
+
+def grid_edge(lrs: list[float], best: float | None) -> str | None:
+    """Which edge of two or more `lrs` the best LR is on, "low" or "high" (the optimum may lie
+    beyond it); None when it is inside, or there is one LR or no best."""
+    lrs = sorted(lrs)
+    if len(lrs) < 2 or best is None:
+        return None
+    return {lrs[0]: "low", lrs[-1]: "high"}.get(best)
+
+
 def _mean_sd(vals: list[float]) -> tuple[float | None, float | None]:
     if not vals:
         return None, None
@@ -111,16 +127,14 @@ class Arm:
 
     @property
     def best(self) -> LrCell | None:
-        """argmax over LRs of the seed-averaged final reward (ties: the smaller LR)."""
-        scored = [c for c in self.cells.values() if c.reward[0] is not None]
-        if not scored:
-            return None
-        return max(sorted(scored, key=lambda c: c.lr), key=lambda c: c.reward[0])
+        """The cell at the arm's best LR (`best_lr`)."""
+        lr = best_lr({c.lr: c.rewards for c in self.cells.values()})
+        return None if lr is None else self.cells[lr]
 
     @property
     def best_at_edge(self) -> bool:
-        lrs = sorted(self.cells)
-        return len(lrs) > 1 and self.best is not None and self.best.lr in (lrs[0], lrs[-1])
+        best = self.best
+        return grid_edge(list(self.cells), None if best is None else best.lr) is not None
 
     @property
     def params(self) -> int | None:

@@ -41,6 +41,17 @@ Learning rates come either from explicit lists (`lrs: {full: [...], lora: [...],
 `rN` entry wins over `lora` for rank N) or from a log grid (`lr_grid`) centred at `full_centre` for
 FullFT and at `lora_lr_multiplier * full_centre` for every LoRA rank, the study's ~10x rule
 ("LoRA Without Regret", Schulman et al., Thinking Machines 2025).
+
+Bracketed optima: with `lr_grid.extend: N` (default 0: off), once the grid's points have finished,
+each arm (a rank, or FullFT, with one targets value and one prompts_per_step) whose best LR, picked
+as the report picks it (`report.best_lr`: argmax of the seed-averaged final reward), is the lowest
+or highest it ran gets the grid's next LR beyond that edge (edge / or x 10**(1/points_per_decade)),
+at every seed; the sweep runs that round, and repeats until every arm's best is inside its LRs or
+the arm has passed that edge N times (`extension_points`). Extension points are ordinary points
+(named, laid out, packed and run in parallel like the grid's), and each round is derived from the
+finished runs alone, so a re-launch skips what finished and derives the same rounds again. An arm
+with a failed point is not extended until a re-launch has run it. `--dry-run` states the most rounds
+and points the extension can add; explicit `lrs` have no grid step, so they cannot extend.
 """
 
 from __future__ import annotations
@@ -63,6 +74,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from grpo_lora.config import Config, ConfigError, load_config
 from grpo_lora.machine import available_memory_mb, cpu_cores, thread_env
+from grpo_lora.report import best_lr, final_reward, grid_edge
 from grpo_lora.runs import (
     FAILED,
     clear_failure,
@@ -70,6 +82,7 @@ from grpo_lora.runs import (
     lr_tag,
     read_json,
     read_rows,
+    read_run,
     status_of,
     train_step_s,
     write_failure,
@@ -91,11 +104,21 @@ class LrGrid(BaseModel):
     points_per_decade: float = Field(2.0, gt=0)  # grid spacing: 2 -> x3.16 between neighbours
     count: int = Field(3, ge=1)  # points per rank group, centred (odd counts include the centre)
     lora_lr_multiplier: float = Field(10.0, gt=0)  # LoRA centre = this x full_centre (study: ~10x)
+    extend: int = Field(0, ge=0)  # rounds of one more LR beyond an arm's best-at-edge LR (0: none)
+
+    @model_validator(mode="after")
+    def _extend_needs_edges(self) -> LrGrid:
+        if self.extend and self.count < 2:
+            raise ValueError("extend: needs count >= 2 (an arm with one LR has no edge to pass)")
+        return self
+
+    def at(self, centre: float, offset: float) -> float:
+        """The grid's LR `offset` steps from `centre` (negative: below), 3 significant digits."""
+        return _round_sig(centre * 10 ** (offset / self.points_per_decade))
 
     def values(self, centre: float) -> list[float]:
         """`count` LRs spaced 10**(1/points_per_decade) apart around `centre`, 3 significant digits."""
-        offsets = [i - (self.count - 1) / 2 for i in range(self.count)]
-        return [_round_sig(centre * 10 ** (o / self.points_per_decade)) for o in offsets]
+        return [self.at(centre, i - (self.count - 1) / 2) for i in range(self.count)]
 
 
 class SweepFile(BaseModel):
@@ -114,6 +137,19 @@ class SweepFile(BaseModel):
     targets_at_ranks: list[int] | None = None  # ranks where targets[1:] also run (default: all)
     seeds: list[int] = Field([0], min_length=1)  # every point runs once per seed
     prompts_per_step: list[int] | None = None  # optional batch-size axis (data.prompts_per_step)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _extend_in_grid(cls, raw):
+        # `extend` steps along the log grid; explicit lists have no step to take
+        if not isinstance(raw, dict):
+            return raw  # the field checks say what is wrong
+        lrs = raw.get("lrs")
+        if "extend" in raw or (isinstance(lrs, dict) and "extend" in lrs):
+            raise ValueError(
+                "extend: needs lr_grid (set lr_grid.extend: N); explicit lrs have no grid step"
+            )
+        return raw
 
     # Value ranges (rank >= 1, LR > 0, ...) are the trainer config's to check: see `point_configs`.
     @field_validator("ranks")
@@ -170,13 +206,16 @@ class SweepFile(BaseModel):
                 raise ValueError("prompts_per_step: duplicate values")
         return self
 
+    def lr_centre(self, rank: Rank) -> float:
+        """The centre of `lr_grid` for one rank group."""
+        g = self.lr_grid
+        assert g is not None
+        return g.full_centre if rank == "full" else g.lora_lr_multiplier * g.full_centre
+
     def lrs_for(self, rank: Rank) -> list[float]:
-        """The learning rates of one rank group."""
+        """The learning rates of one rank group (before any extension: `extension_lrs`)."""
         if self.lr_grid is not None:
-            g = self.lr_grid
-            return g.values(
-                g.full_centre if rank == "full" else g.lora_lr_multiplier * g.full_centre
-            )
+            return self.lr_grid.values(self.lr_centre(rank))
         assert self.lrs is not None
         if rank == "full":
             return self.lrs.get("full", [])
@@ -237,25 +276,31 @@ def _fmt_value(v: str | int | float | bool) -> str:
     return str(v)
 
 
+def make_point(
+    spec: SweepFile, rank: Rank, targets: str | None, lr: float, seed: int, pps: int | None
+) -> Point:
+    """One point: its name (`point_name`), run directory under out_dir, and axis overrides."""
+    name = point_name(rank, targets, lr, seed, pps)
+    run_dir = Path(spec.out_dir) / name
+    ov = [f"run_dir={run_dir}", f"seed={seed}", f"lora.rank={rank}"]
+    if targets is not None:
+        ov.append(f"lora.targets={targets}")
+    ov.append(f"optimizer.lr={_fmt_value(float(lr))}")
+    if pps is not None:
+        ov.append(f"data.prompts_per_step={pps}")
+    return Point(name, rank, targets, lr, seed, pps, run_dir, tuple(ov))
+
+
 def expand(spec: SweepFile) -> list[Point]:
     """Every point of the grid, ordered rank, targets, LR, batch, seed; names are unique."""
-    out_dir = Path(spec.out_dir)
-    points = []
-    for rank in spec.ranks:
-        for targets in spec.targets_for(rank):
-            for lr in spec.lrs_for(rank):
-                for pps in spec.prompts_per_step or [None]:
-                    for seed in spec.seeds:
-                        name = point_name(rank, targets, lr, seed, pps)
-                        ov = [f"run_dir={out_dir / name}", f"seed={seed}", f"lora.rank={rank}"]
-                        if targets is not None:
-                            ov.append(f"lora.targets={targets}")
-                        ov.append(f"optimizer.lr={_fmt_value(float(lr))}")
-                        if pps is not None:
-                            ov.append(f"data.prompts_per_step={pps}")
-                        points.append(
-                            Point(name, rank, targets, lr, seed, pps, out_dir / name, tuple(ov))
-                        )
+    points = [
+        make_point(spec, rank, targets, lr, seed, pps)
+        for rank in spec.ranks
+        for targets in spec.targets_for(rank)
+        for lr in spec.lrs_for(rank)
+        for pps in spec.prompts_per_step or [None]
+        for seed in spec.seeds
+    ]
     names = [p.name for p in points]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -335,6 +380,109 @@ def packs(points: list[Point], configs: dict[str, Config], k: int) -> list[list[
     units = [g[i : i + k] for g in groups.values() for i in range(0, len(g), k)]
     order = {p.name: i for i, p in enumerate(points)}
     return sorted(units, key=lambda u: order[u[0].name])
+
+
+# ---------------------------------------------------------------------------------------------
+# Bracketing the optimum (lr_grid.extend)
+
+# (rank, targets, prompts_per_step): the points that share one best LR, as the report groups them
+ArmKey = tuple[Rank, str | None, int | None]
+
+
+def arm_of(p: Point) -> ArmKey:
+    return (p.rank, p.targets, p.prompts_per_step)
+
+
+def arm_label(arm: ArmKey) -> str:
+    """`r1-all`, `full`, `r4-all-p16`: a point's name without its LR and seed."""
+    rank, targets, pps = arm
+    head = "full" if rank == "full" else f"r{rank}-{targets}"
+    return head if pps is None else f"{head}-p{pps}"
+
+
+def extension_lrs(
+    spec: SweepFile, rewards: dict[ArmKey, dict[float, list[float]]]
+) -> dict[ArmKey, float]:
+    """The next extension round of a sweep with `lr_grid`: arm -> the new LR, for each arm whose
+    best LR (`report.best_lr`, as the report picks it) is the lowest or highest it has run
+    (`report.grid_edge`) and that has passed that edge of its base grid fewer than
+    `lr_grid.extend` times: the grid's next LR beyond that edge. `rewards`: arm -> LR -> each
+    seed's final reward, over every LR the arm has run."""
+    g = spec.lr_grid
+    assert g is not None
+    half = (g.count - 1) / 2  # the base grid spans offsets -half .. +half around the centre
+    new = {}
+    for arm, by_lr in rewards.items():
+        side = grid_edge(list(by_lr), best_lr(by_lr))
+        if side is None:
+            continue
+        centre = spec.lr_centre(arm[0])
+        lo, hi = g.at(centre, -half), g.at(centre, half)
+        done = sum(lr < lo for lr in by_lr) if side == "low" else sum(lr > hi for lr in by_lr)
+        if done < g.extend:
+            new[arm] = g.at(centre, -(half + done + 1) if side == "low" else half + done + 1)
+    return new
+
+
+def arm_rewards(points: list[Point]) -> dict[ArmKey, dict[float, list[float]]]:
+    """Arm -> LR -> each seed's final reward (`report.final_reward`, read from the run
+    directories), for the arms whose points have all finished: a failed point may hold the best
+    LR, so its arm is decided once a re-launch has run it."""
+    by_arm: dict[ArmKey, list[Point]] = {}
+    for p in points:
+        by_arm.setdefault(arm_of(p), []).append(p)
+    out = {}
+    for arm, arm_points in by_arm.items():
+        if any(status_of(p.run_dir) != "finished" for p in arm_points):
+            continue
+        cells = out[arm] = {}
+        for p in arm_points:
+            reward = final_reward(read_run(p.run_dir))
+            cells.setdefault(p.lr, []).extend([] if reward is None else [reward])
+    return out
+
+
+def extension_points(spec: SweepFile, points: list[Point]) -> list[Point]:
+    """The next extension round after `points` (base grid and earlier rounds) have run: each new
+    LR of `extension_lrs` at every seed. Derived from finished runs only, so a re-launch derives
+    the same points again."""
+    if spec.lr_grid is None or not spec.lr_grid.extend:
+        return []
+    new = extension_lrs(spec, arm_rewards(points))
+    return [
+        make_point(spec, rank, targets, lr, seed, pps)
+        for (rank, targets, pps), lr in new.items()
+        for seed in spec.seeds
+    ]
+
+
+def edges_left(spec: SweepFile, points: list[Point]) -> list[str]:
+    """After the last extension round: a line per finished arm whose best LR still sits on an edge
+    (so it has used up lr_grid.extend on that side)."""
+    lines = []
+    for arm, by_lr in arm_rewards(points).items():
+        best = best_lr(by_lr)
+        if side := grid_edge(list(by_lr), best):
+            lines.append(
+                f"{arm_label(arm)}: best LR {lr_tag(best)} is still the {side}est it ran, after "
+                f"lr_grid.extend = {spec.lr_grid.extend} extension(s); its optimum may lie beyond "
+                "(raise lr_grid.extend to look further)"
+            )
+    return lines
+
+
+def extension_note(spec: SweepFile, n_points: int) -> str:
+    """What --dry-run can say of the extension rounds before any result exists."""
+    g = spec.lr_grid
+    # An arm extends on one side only: a new LR past the edge is either the new best (the edge
+    # again) or leaves the old edge best, now inside. So at most `extend` rounds, one LR an arm.
+    most = g.extend * n_points // g.count
+    return (
+        f"lr_grid.extend = {g.extend}: once these points have finished, each arm whose best LR is "
+        f"the lowest or highest of its grid gets the next LR beyond it, at every seed, until its "
+        f"best is inside: up to {g.extend} more round(s), at most {most} more points (not listed "
+        "or counted above: which ones depends on the results)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,6 +645,8 @@ def dry_run(
         )
     else:
         console.print("time: unknown until one point has finished (it is measured, not guessed)")
+    if spec.lr_grid is not None and spec.lr_grid.extend:
+        console.print(extension_note(spec, len(points)), **PLAIN)
     if pack > 1:
         _dry_run_packs(points, configs, measured, pack, console)
 
@@ -691,9 +841,11 @@ def run_sweep(
     pack: int = 1,
 ) -> list[Outcome]:
     """Run every unfinished point, `parallel` trainers at a time, each trainer running one point or
-    (`pack` > 1) a pack of up to `pack` LoRA points; returns one Outcome per point, in grid order.
-    A point that fails is recorded and the others go on. Every point's config is validated first
-    (`ValueError`), so a bad one stops the sweep before any run starts."""
+    (`pack` > 1) a pack of up to `pack` LoRA points; then, with `lr_grid.extend`, the extension
+    rounds (`extension_points`) the same way, until none is left. Returns one Outcome per point,
+    in grid order, then each round's. A point that fails is recorded and the others go on. Every
+    point's config is validated first (`ValueError`), so a bad one stops the sweep before any run
+    starts (an extension round's, before that round starts)."""
     from rich.console import Console
 
     train_cmd = list(train_cmd or DEFAULT_TRAIN_CMD)
@@ -702,51 +854,78 @@ def run_sweep(
     configs = point_configs(spec, points)
     log_dir = Path(spec.out_dir) / "logs"  # trainer output; the report skips dirs w/o config.yaml
     log_dir.mkdir(parents=True, exist_ok=True)
+    outcomes: dict[str, Outcome] = {}
+    with _progress(console) as progress:
+        done = sum(status_of(p.run_dir) == "finished" for p in points)
+        grid = progress.add_task(f"grid ({done} already finished)", total=len(points))
+        todo, round_ = points, 0
+        while todo:
+            outcomes |= _run_round(
+                todo, spec, configs, train_cmd, log_dir, parallel, pack, poll_s, progress, grid
+            )
+            todo = extension_points(spec, points)
+            if todo:
+                configs |= point_configs(spec, todo)
+                points = points + todo
+                progress.update(grid, total=len(points))
+                round_ += 1
+                names = ", ".join(p.name for p in todo)
+                console.print(f"LR extension round {round_} (best LR on an edge): {names}", **PLAIN)
+    if spec.lr_grid is not None and spec.lr_grid.extend:
+        for line in edges_left(spec, points):
+            console.print(line, **PLAIN)
+    return [outcomes[p.name] for p in points if p.name in outcomes]
+
+
+def _run_round(
+    points: list[Point],
+    spec: SweepFile,
+    configs: dict[str, Config],
+    train_cmd: list[str],
+    log_dir: Path,
+    parallel: int,
+    pack: int,
+    poll_s: float,
+    progress,
+    grid,
+) -> dict[str, Outcome]:
+    """Run the unfinished `points` (the base grid, or one extension round) to their end, advancing
+    the `grid` progress bar; name -> Outcome for each, finished ones "skipped"."""
     status = {p.name: status_of(p.run_dir) for p in points}
     outcomes = {p.name: Outcome(p, "skipped") for p in points if status[p.name] == "finished"}
-    todo = [p for p in points if p.name not in outcomes]
-    queue = packs(todo, configs, pack)
+    progress.advance(grid, len(outcomes))
+    queue = packs([p for p in points if p.name not in outcomes], configs, pack)
     running: list[Launched] = []
-    with _progress(console) as progress:
-        grid = progress.add_task(
-            f"grid ({len(outcomes)} already finished)", total=len(points), completed=len(outcomes)
-        )
-        try:
-            while queue or running:
-                while queue and len(running) < parallel:
-                    unit = queue.pop(0)
-                    resumes = [status[p.name] == "crashed" for p in unit]
-                    steps = configs[unit[0].name].schedule.steps
-                    free = min(set(range(parallel)) - {r.slot for r in running})
-                    running.append(
-                        _launch(
-                            unit,
-                            resumes,
-                            spec,
-                            train_cmd,
-                            log_dir,
-                            progress,
-                            steps,
-                            (free, parallel),
-                        )
+    console = progress.console
+    try:
+        while queue or running:
+            while queue and len(running) < parallel:
+                unit = queue.pop(0)
+                resumes = [status[p.name] == "crashed" for p in unit]
+                steps = configs[unit[0].name].schedule.steps
+                free = min(set(range(parallel)) - {r.slot for r in running})
+                running.append(
+                    _launch(
+                        unit, resumes, spec, train_cmd, log_dir, progress, steps, (free, parallel)
                     )
-                time.sleep(poll_s)
-                for run in list(running):
-                    for p, task in zip(run.points, run.tasks):
-                        progress.update(task, completed=_steps_done(p.run_dir))
-                    if (rc := run.proc.poll()) is None:
-                        continue
-                    running.remove(run)
-                    for task in run.tasks:
-                        progress.remove_task(task)
-                    for out in _finish(run, rc):
-                        progress.advance(grid)
-                        outcomes[out.point.name] = out
-                        _say(console, out)
-        except KeyboardInterrupt:
-            _stop(running)
-            raise
-    return [outcomes[p.name] for p in points if p.name in outcomes]
+                )
+            time.sleep(poll_s)
+            for run in list(running):
+                for p, task in zip(run.points, run.tasks):
+                    progress.update(task, completed=_steps_done(p.run_dir))
+                if (rc := run.proc.poll()) is None:
+                    continue
+                running.remove(run)
+                for task in run.tasks:
+                    progress.remove_task(task)
+                for out in _finish(run, rc):
+                    progress.advance(grid)
+                    outcomes[out.point.name] = out
+                    _say(console, out)
+    except KeyboardInterrupt:
+        _stop(running)
+        raise
+    return outcomes
 
 
 def closing_lines(outcomes: list[Outcome], out_dir: str, wall_s: float) -> list[str]:

@@ -42,6 +42,7 @@ from grpo_lora.data import load_problems
 from grpo_lora.data.problems import Problem, ProblemSet, grade
 from grpo_lora.engines import Rollout, RolloutEngine, Sampling, make_engine
 from grpo_lora.evaluate import evaluate_adapters
+from grpo_lora.machine import release_free_memory
 from grpo_lora.metrics import MetricsLog, read_metrics
 from grpo_lora.models import resolve_model_path
 from grpo_lora.optim import make_optimizer, make_scheduler
@@ -366,6 +367,9 @@ def _step(run: Run, step: int, sampled: Sampled, ahead: Future | None) -> dict:
     t_wait = time.perf_counter()
     run.policy.sync(run.engine, version=step + 1)
     run.engine_version = step + 1
+    # a step frees buffers of every size (activations, a FullFT push's per-layer copies); left in
+    # glibc's heap they made peak RSS creep (docs/vllm-cpu.md)
+    release_free_memory()
     t4 = time.perf_counter()
 
     lengths = batch.completion_len_N.float()

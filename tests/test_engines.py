@@ -103,9 +103,19 @@ def test_full_weight_push_matches_transformers(full_engine, tiny_path):
         for p in policy.model.parameters():
             p.add_(torch.randn(p.shape, generator=gen) * 0.02)
     policy.model.eval()
+    before = {k: v.clone() for k, v in policy.model.state_dict().items()}
     policy.sync(full_engine, version=1)
     assert_agrees(full_engine, policy.model, policy.tokenizer)
     assert len(full_engine.times.weights_s) == 1
+    # the push reads the trainer's tensors without changing them, and the engine keeps its own
+    # copy: a trainer update after the push does not reach the engine until the next push
+    after = policy.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    served = [r.completion_ids for r in full_engine.generate(PROMPTS, 1, GREEDY)]
+    with torch.no_grad():
+        for p in policy.model.parameters():
+            p.add_(torch.randn(p.shape, generator=gen))
+    assert [r.completion_ids for r in full_engine.generate(PROMPTS, 1, GREEDY)] == served
 
 
 @pytest.mark.engine

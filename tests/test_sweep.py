@@ -1,8 +1,10 @@
-"""grpo_lora.sweep: grid expansion, validation, skip/resume, --parallel and --dry-run, with a fake
-trainer (tests/fake_train.py) in place of `python -m grpo_lora.train`."""
+"""grpo_lora.sweep: grid expansion, validation, skip/resume, --parallel, --dry-run and the LR grid's
+extension (lr_grid.extend), with a fake trainer (tests/fake_train.py) in place of
+`python -m grpo_lora.train`."""
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from grpo_lora import runs, sweep
+from grpo_lora import report, runs, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE = [sys.executable, str(REPO / "tests" / "fake_train.py")]
@@ -157,6 +159,11 @@ def _write_sweep(tmp_path: Path, fields: dict) -> Path:
         ({"ranks": [4], "overrides": {"engine.max_lora_rank": 2}}, "engine.max_lora_rank"),
         ({"overrides": {"optimizer.micro_batches": 3}}, "optimizer.micro_batches"),  # 16 % 3
         ({"base": "no/such/recipe.yaml"}, "recipe no/such/recipe.yaml does not exist"),
+        # lr_grid.extend
+        ({"lrs": None, "lr_grid": {"full_centre": 1e-4, "extend": -1}}, "lr_grid.extend"),
+        ({"lrs": None, "lr_grid": {"full_centre": 1e-4, "count": 1, "extend": 1}}, "lr_grid"),
+        ({"lrs": {"full": [1e-4], "lora": [1e-3], "extend": 1}}, "extend: needs lr_grid"),
+        ({"extend": 1}, "extend: needs lr_grid"),  # at the top level: it belongs in lr_grid
     ],
 )
 def test_sweep_file_errors_name_the_field(tmp_path, change, field):
@@ -462,3 +469,145 @@ def test_pack_groups_lora_points_and_caps_by_memory(tmp_path):
     assert sweep.pack_cap(m, 8, available_mb=10_000)[0] == 8
     k, text = sweep.pack_cap(m, 8, available_mb=1_100)  # room for one point only
     assert k == 1 and "capped to 1" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Bracketed optima: lr_grid.extend
+
+
+def test_extension_lrs_by_hand(tmp_path):
+    """The bracketing decision on hand-made final rewards (arm -> LR -> one per seed). Grids:
+    FullFT 3.16e-5, 1e-4, 3.16e-4; LoRA 3.16e-4, 1e-3, 3.16e-3; a step is x10**0.5, extend 2."""
+    grid = {"full_centre": 1e-4, "points_per_decade": 2, "count": 3, "extend": 2}
+    spec = _spec(tmp_path, ranks=[1, 4, "full"], targets=["all", "mlp", "attn"], lr_grid=grid)
+    rewards = {
+        # seed means 0.55, 0.50, 0.30: best 3.16e-5, the low edge, never passed -> 1e-4 / 10
+        ("full", None, None): {3.16e-5: [0.5, 0.6], 1e-4: [0.5, 0.5], 3.16e-4: [0.3, 0.3]},
+        # the best single seed (0.9) is on the edge, but the seed means put 1e-3 inside: none
+        (1, "all", None): {3.16e-4: [0.9, 0.1], 1e-3: [0.6, 0.6], 3.16e-3: [0.2, 0.2]},
+        # high edge 1e-2, passed once (1e-2 > 3.16e-3) -> 1e-3 x 10**1.5 = 3.16e-2
+        (4, "all", None): {3.16e-4: [0.1], 1e-3: [0.2], 3.16e-3: [0.3], 1e-2: [0.4]},
+        # low edge passed twice already (1e-4, 3.16e-5): at the limit, none
+        (1, "mlp", None): {3.16e-5: [0.9], 1e-4: [0.8], 3.16e-4: [0.7], 1e-3: [0.6], 3.16e-3: [0]},
+        # a tie goes to the smaller LR, as in the report: 3.16e-4, the low edge -> 1e-4
+        (1, "attn", None): {3.16e-4: [0.5], 1e-3: [0.5], 3.16e-3: [0.4]},
+        # no rewards yet: no best, none
+        (4, "mlp", None): {3.16e-4: [], 1e-3: [], 3.16e-3: []},
+    }
+    assert sweep.extension_lrs(spec, rewards) == {
+        ("full", None, None): 1e-5,
+        (4, "all", None): 3.16e-2,
+        (1, "attn", None): 1e-4,
+    }
+    # the report's best LR and edge, which the sweep reuses
+    assert report.best_lr(rewards[(1, "all", None)]) == 1e-3
+    assert report.grid_edge([1e-3, 3.16e-3], 1e-3) == "low"
+    assert report.grid_edge([1e-3], 1e-3) is None  # one LR: no edge, never extended
+    # extend 0 (the default): nothing, and no run directory is read
+    spec = _spec(tmp_path, ranks=[1], lr_grid=grid | {"extend": 0})
+    assert sweep.extension_lrs(spec, {(1, "all", None): rewards[(1, "attn", None)]}) == {}
+    assert sweep.extension_points(spec, sweep.expand(spec)) == []
+
+
+# The fake trainer's optimum is 1e-4 for FullFT, 1e-3 for LoRA (tests/fake_train.py). With the grid
+# centred at 1e-3 for both, FullFT runs 3.16e-4, 1e-3, 3.16e-3 (best at the low edge; the next LRs
+# below are 1e-4, the optimum, then 3.16e-5) and rank 1 runs the same LRs, its best inside.
+EXTEND_GRID = {"full_centre": 1e-3, "points_per_decade": 2, "count": 3, "lora_lr_multiplier": 1}
+
+
+def _lr_of(call: list[str]) -> tuple[str, str]:
+    """(run dir name, optimizer.lr) of one fake trainer call."""
+    ov = dict(a.split("=", 1) for a in call[1:] if "=" in a)
+    return Path(ov["run_dir"]).name, ov["optimizer.lr"]
+
+
+def _console() -> Console:
+    return Console(file=io.StringIO(), width=300)
+
+
+def test_extension_stops_at_the_limit_and_the_report_flags_the_edge(tmp_path, monkeypatch):
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_TRAIN_LOG", str(log))
+    monkeypatch.delenv("FAKE_TRAIN_CRASH", raising=False)
+    spec = _spec(tmp_path, ranks=[1, "full"], lr_grid=EXTEND_GRID | {"extend": 1})
+    console = _console()
+    out = sweep.run_sweep(spec, train_cmd=FAKE, console=console, poll_s=0.02)
+    base = [p.name for p in sweep.expand(spec)]
+    assert [o.point.name for o in out] == [*base, "full-lr1e-04-s0", "full-lr1e-04-s1"]
+    assert {o.status for o in out} == {"finished"}
+    assert [_lr_of(c) for c in _calls(log)[12:]] == [
+        ("full-lr1e-04-s0", "0.0001"),
+        ("full-lr1e-04-s1", "0.0001"),
+    ]
+    text = console.file.getvalue()
+    lines = text.splitlines()
+    assert "LR extension round 1 (best LR on an edge): full-lr1e-04-s0, full-lr1e-04-s1" in lines
+    assert "LR extension round 2" not in text
+    # 1e-4 is the best and the lowest LR run: the limit (1) is reached, so it is said; r1 is inside
+    assert [line for line in lines if "still the" in line] == [
+        "full: best LR 1e-04 is still the lowest it ran, after lr_grid.extend = 1 extension(s); "
+        "its optimum may lie beyond (raise lr_grid.extend to look further)"
+    ]
+
+    # the report reads the extension as part of FullFT's grid, and flags its best on the edge
+    arms = report.group_arms(runs.load_runs(Path(spec.out_dir))[0])
+    assert list(arms[("full", None)].cells) == [1e-4, 3.16e-4, 1e-3, 3.16e-3]
+    assert arms[("full", None)].best.lr == 1e-4 and arms[("full", None)].best_at_edge
+    assert arms[(1, "all")].best.lr == 1e-3 and not arms[(1, "all")].best_at_edge
+    md = report.write_report(Path(spec.out_dir)).read_text()
+    assert "| full | - | 500,000 | 1e-04 (grid edge) |" in md
+
+    # re-launching the same sweep runs nothing: the same extension is derived, and finished
+    out = sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    assert len(out) == 14 and {o.status for o in out} == {"skipped"}
+    assert len(_calls(log)) == 14
+
+
+def test_extension_resumes_after_a_crash_and_stops_inside(tmp_path, monkeypatch):
+    """A point of the first extension round dies: that launch extends FullFT no further; the
+    re-launch re-derives the round, resumes the point, then runs the second round, after which
+    FullFT's best (1e-4) is inside its LRs and the sweep stops short of extend = 3."""
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_TRAIN_LOG", str(log))
+    monkeypatch.setenv("FAKE_TRAIN_CRASH", "full-lr1e-04-s1:3")
+    spec = _spec(tmp_path, ranks=[1, "full"], lr_grid=EXTEND_GRID | {"extend": 3})
+    out = sweep.run_sweep(spec, parallel=2, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    assert [(o.point.name, o.status) for o in out[12:]] == [
+        ("full-lr1e-04-s0", "finished"),
+        ("full-lr1e-04-s1", "failed"),
+    ]
+    assert len(out) == 14 and len(_calls(log)) == 14
+
+    monkeypatch.delenv("FAKE_TRAIN_CRASH")
+    console = _console()
+    out = sweep.run_sweep(spec, parallel=2, train_cmd=FAKE, console=console, poll_s=0.02)
+    calls = _calls(log)[14:]
+    assert calls[0][-1] == "--resume" and _lr_of(calls[0]) == ("full-lr1e-04-s1", "0.0001")
+    assert sorted(_lr_of(c) for c in calls[1:]) == [
+        ("full-lr3.16e-05-s0", "3.16e-05"),
+        ("full-lr3.16e-05-s1", "3.16e-05"),
+    ]
+    assert [(o.point.name, o.status) for o in out[12:]] == [
+        ("full-lr1e-04-s0", "skipped"),
+        ("full-lr1e-04-s1", "finished"),
+        ("full-lr3.16e-05-s0", "finished"),
+        ("full-lr3.16e-05-s1", "finished"),
+    ]
+    assert out[13].resumed and "still the" not in console.file.getvalue()
+    arms = report.group_arms(runs.load_runs(Path(spec.out_dir))[0])
+    assert arms[("full", None)].best.lr == 1e-4 and not arms[("full", None)].best_at_edge
+
+    out = sweep.run_sweep(spec, parallel=2, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    assert len(out) == 16 and {o.status for o in out} == {"skipped"} and len(_calls(log)) == 17
+
+
+def test_dry_run_states_the_most_the_extension_can_add(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")  # the note stays one line in a narrow terminal
+    spec = _spec(tmp_path, ranks=[1, "full"], lr_grid=EXTEND_GRID | {"extend": 2})
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec.model_dump(exclude_none=True)))
+    assert sweep.main([str(path), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    note = next(line for line in lines if line.startswith("lr_grid.extend = 2"))
+    # 2 arms x 2 seeds, one more LR a round, at most 2 rounds
+    assert "up to 2 more round(s), at most 8 more points" in note
