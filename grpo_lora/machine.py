@@ -5,8 +5,8 @@ Imports nothing heavy, on purpose."""
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
+import functools
 import os
 from pathlib import Path
 
@@ -63,12 +63,21 @@ def available_memory_mb() -> float:
     return float("inf")
 
 
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, loaded once; None where there is no glibc."""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
 def release_free_memory() -> None:
     """Hand memory that Python has freed back to the OS (glibc's ``malloc_trim``; a no-op
     elsewhere). Large transient buffers freed in an odd order otherwise stay in the heap, and a
     process that makes them every step grows its peak RSS step by step."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    if (trim := _malloc_trim()) is not None:
+        trim(0)
 
 
 BF16_CPU_FLAGS = {"amx_bf16", "avx512_bf16"}  # CPUs with native bf16 matmuls
