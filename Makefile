@@ -6,7 +6,7 @@ EXTRA ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(EXTRA)
 
-.PHONY: install demo test lint format
+.PHONY: install demo test lint format study
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ install: $(STAMP)
 # rank-1 LoRA GRPO on the embedded default (the tiny policy is built on first use), in a new run dir
 demo: install
 	$(BIN)/grpo-lora train recipes/tiny_lora_r1.yaml run_dir=runs/demo-$$(date +%Y%m%d-%H%M%S)
+
+# The study (recipes/study/, docs/study.md): every sweep file in order (each resumes where it stopped),
+# then one report over all of them in runs/study/report.md. A failed point does not stop the rest.
+STUDY ?= rl sft width_256 batch_32 width_64 batch_4
+study: install
+	@status=0; for s in $(STUDY); do \
+	  pack=$$([ $$s = sft ] || echo "--pack 6"); \
+	  $(BIN)/grpo-lora sweep recipes/study/$$s.yaml $$pack || status=1; \
+	done; $(BIN)/grpo-lora report runs/study && exit $$status
 
 lint: install
 	$(BIN)/ruff format --check .

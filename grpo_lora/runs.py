@@ -130,6 +130,15 @@ class Run:
         return self.config.data.prompts_per_step
 
     @property
+    def command(self) -> str:
+        """ "train" (GRPO) or "sft" (`grpo-lora sft`), as its summary says; older runs are GRPO."""
+        return self.summary.get("command", "train")
+
+    @property
+    def model(self) -> str:
+        return self.config.model.path
+
+    @property
     def arm(self) -> tuple:
         return (self.rank, self.targets)
 

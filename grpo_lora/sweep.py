@@ -37,6 +37,12 @@ How targets combine with ranks: `targets[0]` (default `all`) runs at every LoRA 
 targets run only at the ranks listed in `targets_at_ranks` (default: every LoRA rank). FullFT has no
 targets. So `targets: [all, mlp, attn]`, `targets_at_ranks: [1]` compares mlp/attn with all at rank 1.
 
+`episodes: E` with the `prompts_per_step` axis keeps the total number of episodes fixed: each batch
+size P runs E / (P x group_size) steps (`schedule.steps`, set per point), so that a batch-size
+comparison spends the same signal at every P. `command: sft` runs each point with `grpo-lora sft`
+(`python -m grpo_lora.sft`, supervised fine-tuning on demonstrations) instead of GRPO, with the same
+axes, resume and failure handling; such points are not packed.
+
 Learning rates come either from explicit lists (`lrs: {full: [...], lora: [...], r4: [...]}`: the
 `rN` entry wins over `lora` for rank N) or from a log grid (`lr_grid`) centred at `full_centre` for
 FullFT and at `lora_lr_multiplier * full_centre` for every LoRA rank, the study's ~10x rule
@@ -88,11 +94,15 @@ from grpo_lora.runs import (
     write_failure,
 )
 
-DEFAULT_TRAIN_CMD = [sys.executable, "-m", "grpo_lora.train"]
 Target = Literal["all", "mlp", "attn"]
 Rank = int | Literal["full"]
 # Keys the axes set on every point; a fixed override may not set them too.
 AXIS_KEYS = ("run_dir", "seed", "lora.rank", "lora.targets", "optimizer.lr")
+
+
+def default_train_cmd(spec: SweepFile) -> list[str]:
+    """How a point runs: `python -m grpo_lora.train` (GRPO) or `python -m grpo_lora.sft`."""
+    return [sys.executable, "-m", f"grpo_lora.{spec.command}"]
 
 
 class LrGrid(BaseModel):
@@ -137,6 +147,9 @@ class SweepFile(BaseModel):
     targets_at_ranks: list[int] | None = None  # ranks where targets[1:] also run (default: all)
     seeds: list[int] = Field([0], min_length=1)  # every point runs once per seed
     prompts_per_step: list[int] | None = None  # optional batch-size axis (data.prompts_per_step)
+    episodes: int | None = Field(None, ge=1)  # with prompts_per_step: the same episodes at every
+    # batch size, schedule.steps = episodes / (prompts_per_step x group_size)
+    command: Literal["train", "sft"] = "train"  # what each point runs: GRPO, or `grpo-lora sft`
 
     @model_validator(mode="before")
     @classmethod
@@ -204,6 +217,13 @@ class SweepFile(BaseModel):
                 raise ValueError("overrides: data.prompts_per_step is also an axis")
             if len(set(self.prompts_per_step)) != len(self.prompts_per_step):
                 raise ValueError("prompts_per_step: duplicate values")
+        if self.episodes is not None:
+            if self.prompts_per_step is None:
+                raise ValueError(
+                    "episodes: needs the prompts_per_step axis (it sets each one's steps)"
+                )
+            if "schedule.steps" in self.overrides:
+                raise ValueError("overrides: schedule.steps is set by episodes; remove one of them")
         return self
 
     def lr_centre(self, rank: Rank) -> float:
@@ -288,7 +308,23 @@ def make_point(
     ov.append(f"optimizer.lr={_fmt_value(float(lr))}")
     if pps is not None:
         ov.append(f"data.prompts_per_step={pps}")
+    if spec.episodes is not None:
+        ov.append(f"schedule.steps={steps_for_episodes(spec, pps)}")
     return Point(name, rank, targets, lr, seed, pps, run_dir, tuple(ov))
+
+
+def steps_for_episodes(spec: SweepFile, pps: int) -> int:
+    """schedule.steps that give `spec.episodes` episodes at `pps` prompts a step (group_size from the
+    base recipe and the fixed overrides); a batch size that does not divide them is an error."""
+    fixed = [f"{k}={_fmt_value(v)}" for k, v in spec.overrides.items()]
+    group = load_config(spec.base, fixed).data.group_size
+    steps, left = divmod(spec.episodes, pps * group)
+    if left or not steps:
+        raise ValueError(
+            f"episodes: {spec.episodes} is not a whole number of steps of {pps} x {group} episodes "
+            f"(prompts_per_step {pps}, group_size {group})"
+        )
+    return steps
 
 
 def expand(spec: SweepFile) -> list[Point]:
@@ -848,7 +884,7 @@ def run_sweep(
     starts (an extension round's, before that round starts)."""
     from rich.console import Console
 
-    train_cmd = list(train_cmd or DEFAULT_TRAIN_CMD)
+    train_cmd = list(train_cmd or default_train_cmd(spec))
     console = console or Console(stderr=True)
     points = expand(spec)
     configs = point_configs(spec, points)
@@ -948,6 +984,18 @@ def closing_lines(outcomes: list[Outcome], out_dir: str, wall_s: float) -> list[
     return lines
 
 
+WALL_TIMES = "sweep_times.jsonl"
+
+
+def record_wall_time(out_dir: str, outcomes: list[Outcome], wall_s: float, pack, parallel) -> None:
+    """Append this invocation's wall time to OUT/sweep_times.jsonl: the report states each sweep's
+    time as the sum over its invocations (a re-launch adds what it ran)."""
+    count = {s: sum(o.status == s for o in outcomes) for s in ("skipped", "finished", "failed")}
+    row = {"ended": time.strftime("%Y-%m-%dT%H:%M:%S"), "wall_s": round(wall_s, 1), **count}
+    with open(Path(out_dir) / WALL_TIMES, "a") as f:
+        f.write(json.dumps(row | {"pack": pack, "parallel": parallel}) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="grpo-lora sweep",
@@ -982,7 +1030,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    train_cmd = shlex.split(args.train_cmd) if args.train_cmd else DEFAULT_TRAIN_CMD
+    if spec.command == "sft" and args.pack > 1:
+        print(
+            "error: --pack packs GRPO points; an sft sweep runs its points alone", file=sys.stderr
+        )
+        return 2
+    train_cmd = shlex.split(args.train_cmd) if args.train_cmd else default_train_cmd(spec)
     if args.dry_run:
         configs = point_configs(spec, points)
         dry_run(spec, points, configs, train_cmd, args.parallel, Console(), args.pack)
@@ -998,7 +1051,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted: re-launch the same command to resume")
         return 130
-    lines = closing_lines(outcomes, spec.out_dir, time.monotonic() - t0)
+    wall_s = time.monotonic() - t0
+    record_wall_time(spec.out_dir, outcomes, wall_s, pack, args.parallel)
+    lines = closing_lines(outcomes, spec.out_dir, wall_s)
     for line in lines:
         console.print(line, **PLAIN)
     return 1 if any(o.status == "failed" for o in outcomes) else 0

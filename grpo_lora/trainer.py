@@ -172,22 +172,29 @@ def _setup(cfg: Config, resume: bool, log) -> Run:
     say = log if accelerator.is_main_process else (lambda *a, **k: None)
     claim_run_dir(cfg, resume, accelerator)
     with config_errors():
-        model_path = resolve_model_path(cfg.model.path)  # a named model is built on first use
-        policy = load_policy(
-            model_path,
-            rank=None if cfg.lora.full else cfg.lora.rank,
-            alpha=cfg.lora.alpha,
-            targets=cfg.lora.targets,
-            dropout=cfg.lora.dropout,
-            dtype=getattr(torch, cfg.model.dtype),
-            seed=cfg.seed,
-        )
+        model_path, policy = load_run_policy(cfg)
         problems = load_problems(cfg.data, policy.tokenizer)
     max_rank = None if cfg.lora.full else (cfg.engine.max_lora_rank or cfg.lora.rank)
     engine = make_run_engine(cfg, model_path, max_rank)
     torch.manual_seed(cfg.seed)  # the loop's RNG streams (a resume restores them)
     random.seed(cfg.seed)
     return make_run(cfg, accelerator, policy, problems, engine, model_path, resume, say)
+
+
+def load_run_policy(cfg: Config) -> tuple[Path, Policy]:
+    """The recipe's model folder (a named model is built on first use) and its policy: FullFT, or
+    one LoRA adapter initialised from ``seed``."""
+    model_path = resolve_model_path(cfg.model.path)
+    policy = load_policy(
+        model_path,
+        rank=None if cfg.lora.full else cfg.lora.rank,
+        alpha=cfg.lora.alpha,
+        targets=cfg.lora.targets,
+        dropout=cfg.lora.dropout,
+        dtype=getattr(torch, cfg.model.dtype),
+        seed=cfg.seed,
+    )
+    return model_path, policy
 
 
 @contextlib.contextmanager
@@ -246,17 +253,7 @@ def make_run(
         losses.LOSSES[loss_cfg.kind], loss_cfg, cfg.engine.temperature, dtype, ref_model
     )
     start = resume_from_checkpoint(run_dir, policy, optimizer, scheduler, say) if resume else 0
-    metrics = None
-    if main:
-        metrics = MetricsLog(
-            run_dir,
-            tensorboard=cfg.logging.tensorboard,
-            wandb_project=cfg.logging.wandb_project if cfg.logging.wandb else None,
-            config=cfg.model_dump(mode="json"),
-        )
-        metrics.truncate_after(start)
-        (run_dir / "config.yaml").write_text(dump_config(cfg))
-        _write_manifest(run_dir, cfg, policy, world, model_path)
+    metrics = open_metrics(cfg, policy, start, world, model_path) if main else None
     if policy.is_lora or start > 0:
         policy.sync(engine, version=start)  # once; FullFT at step 0 already serves these weights
     say(
@@ -287,6 +284,23 @@ def make_run(
     )
 
 
+def open_metrics(cfg: Config, policy: Policy, start: int, world: int, model_path) -> MetricsLog:
+    """The run's metrics log, without the rows written after step ``start`` (the checkpoint it
+    resumes from; from step 0 nothing is kept, the start is evaluated again), and its config.yaml
+    and manifest.json written (main process)."""
+    run_dir = Path(cfg.run_dir)
+    metrics = MetricsLog(
+        run_dir,
+        tensorboard=cfg.logging.tensorboard,
+        wandb_project=cfg.logging.wandb_project if cfg.logging.wandb else None,
+        config=cfg.model_dump(mode="json"),
+    )
+    metrics.truncate_after(start if start else -1)
+    (run_dir / "config.yaml").write_text(dump_config(cfg))
+    _write_manifest(run_dir, cfg, policy, world, model_path)
+    return metrics
+
+
 def first_eval(runs: list[Run]) -> None:
     """The step-0 row of each fresh run: the held-out scores of its starting policy."""
     fresh = [run for run in runs if run.start == 0]
@@ -301,6 +315,12 @@ def eval_due(cfg: Config, done: int) -> bool:
     return done == cfg.schedule.steps or bool(every and done % every == 0)
 
 
+def checkpoint_due(cfg: Config, done: int) -> bool:
+    """A checkpoint after step ``done``: every ``checkpoint.every`` steps and at the end."""
+    every = cfg.checkpoint.every
+    return done == cfg.schedule.steps or bool(every and done % every == 0)
+
+
 def finish_step(run: Run, row: dict, wall_s: float, scores: dict | None = None) -> None:
     """Complete a step's metrics row (its wall time; the held-out scores when due, evaluated here
     unless given), write it, and checkpoint when due."""
@@ -312,7 +332,7 @@ def finish_step(run: Run, row: dict, wall_s: float, scores: dict | None = None) 
         row.update(evaluate_runs([run])[0] if scores is None else scores)
     if run.accelerator.is_main_process:
         run.metrics.write(row)
-    if done == cfg.schedule.steps or (cfg.checkpoint.every and done % cfg.checkpoint.every == 0):
+    if checkpoint_due(cfg, done):
         _checkpoint(run, done)
 
 
@@ -718,8 +738,19 @@ def _write_manifest(run_dir: Path, cfg: Config, policy, world: int, model_path) 
     tmp.replace(run_dir / "manifest.json")
 
 
-def _progress(enabled: bool, total: int, start: int):
-    """A rich progress bar over the steps; returns a callback fed each metrics row."""
+def _rl_progress(row: dict) -> str:
+    """A GRPO step beside its progress bar: the reward, and held-out pass@1 when evaluated."""
+    info = f"reward {row['reward/mean']:.3f}"
+    if row.get("eval/pass1") is not None:
+        info += f" | eval pass@1 {row['eval/pass1']:.3f}"
+    return info
+
+
+def _progress(
+    enabled: bool, total: int, start: int, describe: Callable[[dict], str] = _rl_progress
+):
+    """A rich progress bar over the steps; returns a callback fed each metrics row, which
+    ``describe`` sums up beside the bar."""
     if not enabled:
         return lambda row: None
     from rich.progress import (
@@ -741,10 +772,7 @@ def _progress(enabled: bool, total: int, start: int):
     bar.start()
 
     def update(row: dict) -> None:
-        info = f"reward {row['reward/mean']:.3f}"
-        if row.get("eval/pass1") is not None:
-            info += f" | eval pass@1 {row['eval/pass1']:.3f}"
-        bar.update(task, completed=row["step"], info=info)
+        bar.update(task, completed=row["step"], info=describe(row))
         if row["step"] >= total:
             bar.stop()
 

@@ -30,7 +30,7 @@ def smollm2() -> Path:
 def test_tiny_resolves_to_the_embedded_policy(monkeypatch, tmp_path):
     import grpo_lora.tiny
 
-    monkeypatch.setattr(grpo_lora.tiny, "ensure_tiny", lambda: tmp_path)  # no build in a unit test
+    monkeypatch.setattr(grpo_lora.tiny, "ensure_tiny", lambda recipe: tmp_path)  # no build here
     assert models.resolve_model_path("tiny") == str(tmp_path)
 
 

@@ -114,6 +114,31 @@ def test_explicit_lrs_per_rank_and_batch_axis(tmp_path):
     assert "optimizer.lr=0.0005" in p.overrides
 
 
+def test_episodes_fix_the_total_at_every_batch_size(tmp_path):
+    # group_size 4 (base recipe): 96 episodes = 12 steps of 2 x 4, 6 of 4 x 4, 3 of 8 x 4
+    spec = _spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]}, prompts_per_step=[2, 4, 8], episodes=96)
+    configs = sweep.point_configs(spec, sweep.expand(spec))
+    steps = {c.data.prompts_per_step: c.schedule.steps for c in configs.values()}
+    assert steps == {2: 12, 4: 6, 8: 3}
+    assert all(c.derived()["episodes_total"] == 96 for c in configs.values())
+
+
+def test_episodes_that_do_not_divide_name_the_field(tmp_path):
+    path = _write_sweep(tmp_path, GOOD | {"prompts_per_step": [4, 8], "episodes": 48})
+    with pytest.raises(ValueError, match=r"episodes: 48 is not a whole number of steps of 8 x 4"):
+        sweep.load_sweep(path)
+
+
+def test_sft_sweep_runs_grpo_lora_sft(tmp_path):
+    spec = _spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]}, command="sft")
+    assert sweep.default_train_cmd(spec)[1:] == ["-m", "grpo_lora.sft"]
+    assert sweep.default_train_cmd(_spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]}))[-1] == (
+        "grpo_lora.train"
+    )
+    path = _write_sweep(tmp_path, GOOD | {"command": "sft"})
+    assert sweep.main([str(path), "--pack", "2"]) == 2  # sft points are never packed
+
+
 # ---------------------------------------------------------------------------------------------
 # Validation: every error names its field
 
@@ -164,6 +189,12 @@ def _write_sweep(tmp_path: Path, fields: dict) -> Path:
         ({"lrs": None, "lr_grid": {"full_centre": 1e-4, "count": 1, "extend": 1}}, "lr_grid"),
         ({"lrs": {"full": [1e-4], "lora": [1e-3], "extend": 1}}, "extend: needs lr_grid"),
         ({"extend": 1}, "extend: needs lr_grid"),  # at the top level: it belongs in lr_grid
+        ({"episodes": 64}, "episodes: needs the prompts_per_step axis"),
+        (
+            {"prompts_per_step": [4], "episodes": 64, "overrides": {"schedule.steps": 3}},
+            "overrides",
+        ),
+        ({"command": "rl"}, "command"),
     ],
 )
 def test_sweep_file_errors_name_the_field(tmp_path, change, field):
@@ -373,6 +404,10 @@ def test_cli_run_and_dry_run_cost(tmp_path, monkeypatch, capsys):
     sub = tmp_path / "sub.yaml"
     sub.write_text(spec_path.read_text().replace("- 1\n- full", "- full"))
     assert sweep.main([str(sub), "--train-cmd", fake]) == 0
+    (timed,) = [
+        json.loads(x) for x in (tmp_path / "runs" / sweep.WALL_TIMES).read_text().splitlines()
+    ]
+    assert timed["finished"] == 1 and timed["skipped"] == 0 and timed["wall_s"] > 0
     assert sweep.main([str(spec_path), "--dry-run", "--parallel", "2"]) == 0
     text = capsys.readouterr().out
     assert "done (skip)" in text and "320 still to run" in text

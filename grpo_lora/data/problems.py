@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from rewards import DATASETS  # the graders the rewards package knows
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -44,19 +47,24 @@ class ProblemSet:
             raise ValueError(f"data: problem set {self.name!r} has no training problems")
 
     def batch(self, seed: int, step: int, size: int) -> list[Problem]:
-        """The problems of batch ``step`` (0-based): positions [step*size, (step+1)*size) of the
-        stream formed by one seeded permutation of ``train`` per epoch."""
-        out, n = [], len(self.train)
-        for pos in range(step * size, (step + 1) * size):
-            epoch, i = divmod(pos, n)
-            out.append(self.train[_permutation(seed, epoch, n)[i]])
-        return out
+        """The problems of batch ``step`` (0-based) of ``train`` (`seeded_batch`)."""
+        return seeded_batch(self.train, seed, step, size)
 
     def batches(self, seed: int, size: int, start: int = 0) -> Iterator[list[Problem]]:
         step = start
         while True:
             yield self.batch(seed, step, size)
             step += 1
+
+
+def seeded_batch(items: Sequence[T], seed: int, step: int, size: int) -> list[T]:
+    """Batch ``step`` (0-based) of ``items``: positions [step*size, (step+1)*size) of the stream
+    formed by one seeded permutation of ``items`` per epoch."""
+    out, n = [], len(items)
+    for pos in range(step * size, (step + 1) * size):
+        epoch, i = divmod(pos, n)
+        out.append(items[_permutation(seed, epoch, n)[i]])
+    return out
 
 
 _PERMS: dict[tuple[int, int, int], list[int]] = {}
@@ -106,12 +114,14 @@ def tiny_arith(
     )
 
 
-def read_jsonl(path: str | Path, split: str) -> list[Problem]:
-    """Rows ``{"prompt": ..., "gold": ..., "dataset": "gsm8k" | "math" | "deepmath"}`` (``id`` optional)."""
+def jsonl_rows(path: str | Path, split: str, fields: tuple[str, ...]) -> list[tuple[int, dict]]:
+    """The rows of a jsonl file with their line numbers (blank lines skipped). A missing file, a
+    line that is not JSON, or a row without one of ``fields`` as a string: a one-line error that
+    names the file, the line and the field."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data: {split} file {path} does not exist")
-    problems = []
+    rows = []
     for line_no, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
@@ -119,9 +129,17 @@ def read_jsonl(path: str | Path, split: str) -> list[Problem]:
             row = json.loads(line)
         except json.JSONDecodeError as e:
             raise ValueError(f"data: {path}:{line_no} is not valid JSON ({e.msg})") from None
-        for key in ("prompt", "gold", "dataset"):
-            if not isinstance(row.get(key), str):
+        for key in fields:
+            if not (isinstance(row, dict) and isinstance(row.get(key), str)):
                 raise ValueError(f"data: {path}:{line_no} has no string field {key!r}")
+        rows.append((line_no, row))
+    return rows
+
+
+def read_jsonl(path: str | Path, split: str) -> list[Problem]:
+    """Rows ``{"prompt": ..., "gold": ..., "dataset": "gsm8k" | "math" | "deepmath"}`` (``id`` optional)."""
+    problems = []
+    for line_no, row in jsonl_rows(path, split, ("prompt", "gold", "dataset")):
         if row["dataset"] not in DATASETS:
             raise ValueError(
                 f"data: {path}:{line_no} dataset {row['dataset']!r} is not one of {DATASETS}"

@@ -1,5 +1,8 @@
 """Build the embedded default policy: a ~0.5M-parameter Qwen2 that has been taught tiny-arith by SFT.
 
+One knob, ``width``, scales it (heads of 32 dims, a 4x MLP) with the depth and SFT recipe unchanged, for
+studies across model sizes; the default, width 128, is the ``tiny`` named model (docs/models.md).
+
 The demonstrations are deliberately imperfect (``SLIP_RATE`` of them carry one +-1 or +-10 slip through to
 a wrong final answer), so that the policy starts with pass@1 well below 1 and pass@8 well above it:
 room and signal for RL. Clean demonstrations saturate within seconds (docs/tiny-policy.md).
@@ -26,16 +29,15 @@ from grpo_lora.tiny.tokenizer import build_tokenizer
 
 SLIP_RATE = 0.5
 SLIPS = (-10, -1, 1, 10)
+HEAD_DIM = 32
 
 
 @dataclass(frozen=True)
 class TinyRecipe:
     """Everything that determines the built model; its hash names the cache folder."""
 
-    hidden: int = 128
+    width: int = 128  # the hidden size; heads and MLP follow from it
     layers: int = 2
-    heads: int = 4
-    mlp: int = 512
     max_positions: int = 256
     steps: int = 800
     batch: int = 64
@@ -44,9 +46,25 @@ class TinyRecipe:
     seed: int = 0
     version: int = 2  # bump when the task or tokenizer changes
 
+    def __post_init__(self):
+        if self.width <= 0 or self.width % HEAD_DIM:
+            raise ValueError(
+                f"the tiny width must be a positive multiple of {HEAD_DIM} (heads of {HEAD_DIM} dims), "
+                "e.g. 64 or 256"
+            )
+
+    @property
+    def heads(self) -> int:
+        return self.width // HEAD_DIM
+
+    @property
+    def mlp(self) -> int:
+        return 4 * self.width
+
     @property
     def tag(self) -> str:
-        return f"tiny-v{self.version}-h{self.hidden}-l{self.layers}-s{self.steps}-seed{self.seed}"
+        # width 128 keeps the tag it had when the fields were hidden=128, heads=4, mlp=512
+        return f"tiny-v{self.version}-h{self.width}-l{self.layers}-s{self.steps}-seed{self.seed}"
 
 
 def ensure_tiny(rebuild: bool = False, recipe: TinyRecipe | None = None, log=print) -> Path:
@@ -76,7 +94,7 @@ def _build(out: Path, recipe: TinyRecipe, log=print) -> dict:
     tok = build_tokenizer()
     config = Qwen2Config(
         vocab_size=len(tok),
-        hidden_size=recipe.hidden,
+        hidden_size=recipe.width,
         intermediate_size=recipe.mlp,
         num_hidden_layers=recipe.layers,
         num_attention_heads=recipe.heads,
@@ -91,7 +109,8 @@ def _build(out: Path, recipe: TinyRecipe, log=print) -> dict:
     model = Qwen2ForCausalLM(config)
     n_params = sum(p.numel() for p in model.parameters())
     log(
-        f"building the tiny policy ({n_params / 1e6:.2f}M params, {recipe.steps} SFT steps) -> {out}"
+        f"building the tiny policy (width {recipe.width}, {n_params / 1e6:.2f}M params, "
+        f"{recipe.steps} SFT steps) -> {out}"
     )
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / recipe.warmup))
@@ -143,9 +162,17 @@ def _sft_batch(stream, rng: random.Random, tok, batch: int):
         prompt_ids = tok(p.prompt)["input_ids"]
         completion_ids = tok(sol)["input_ids"] + [tok.eos_token_id]
         rows.append((prompt_ids, completion_ids))
+    return sft_tensors(rows, tok.eos_token_id)
+
+
+def sft_tensors(rows: list[tuple[list[int], list[int]]], pad_id: int):
+    """``(prompt ids, completion ids)`` rows -> ``(ids, labels)``, both (N, L), right-padded with
+    ``pad_id``: labels hold the completion's ids where they lie and -100 (what the loss ignores)
+    on the prompt and the padding, so the loss covers only the completion tokens. Also
+    `grpo-lora sft`'s batches."""
     width = max(len(a) + len(b) for a, b in rows)
-    ids = torch.full((batch, width), tok.eos_token_id)
-    labels = torch.full((batch, width), -100)
+    ids = torch.full((len(rows), width), pad_id)
+    labels = torch.full((len(rows), width), -100)
     for i, (a, b) in enumerate(rows):
         ids[i, : len(a) + len(b)] = torch.tensor(a + b)
         labels[i, len(a) : len(a) + len(b)] = torch.tensor(b)

@@ -1,0 +1,633 @@
+"""The study's claims, answered across its sweeps: the first section of `grpo-lora report`.
+
+The claims of "LoRA Without Regret" (Schulman et al., Thinking Machines 2025) that this miniature
+can test, each given a verdict (holds / does not hold / cannot tell), its numbers and its tolerance:
+
+  1. rank-1 LoRA matches FullFT in RL;
+  2. the best LoRA LR is ~10x FullFT's and nearly independent of rank;
+  3. attention-only LoRA trails MLP-only, which is level with all layers;
+  4. larger batches hurt LoRA more than FullFT (the same episodes in fewer, larger steps);
+  5. in supervised learning low ranks fall behind FullFT, in RL rank 1 keeps up;
+and one explanation the earlier tiny study offered without testing it:
+  6. rank 1 trails because the 128-wide policy is narrow: the gap closes as the policy widens.
+
+Which finished runs (anywhere under the report's directory) answer which claim:
+  main study  the GRPO runs on `tiny` at the batch size with the most runs: claims 1-3, 5's RL side
+  width       GRPO runs on `tiny-w<N>` at the main study's batch size: claim 6 (`tiny` is width 128)
+  batch       GRPO runs on the main study's model and number of episodes at other batch sizes: 4
+  SL          `grpo-lora sft` runs from the same starting policy: claim 5's SL side
+Every comparison is made between arms at their own best LR (`report.best_lr`). A claim resting on an
+arm whose best LR is the lowest or highest it ran is "cannot tell": that optimum was not found.
+
+Tolerances: a reward difference counts when it exceeds max(0.02, the arms' seed sds added)
+(`report._tol`); a difference of two gaps, when it exceeds the two gaps' tolerances added; an SL
+log-loss difference, when it exceeds max(0.01 nats, the sds added); an LR ratio is "~10x" within a
+factor 10^0.5 of 10 (one step of a half-decade grid), and LRs are "rank-independent" within that
+same factor of each other.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from grpo_lora.report import (
+    MIN_TOL,
+    STUDY_LR_RATIO,
+    Arm,
+    Study,
+    _colors,
+    _plt,
+    _pm,
+    _save,
+    _table,
+    _tol,
+    final_pass1,
+    group_arms,
+    mean_curve,
+    pointwise_best,
+    sd_curve,
+)
+from grpo_lora.runs import Run, is_number, lr_tag
+
+SL_MIN_TOL = 0.01  # nats/token: the smallest held-out log-loss difference called a difference
+LR_FACTOR = 10**0.5  # one step of a half-decade grid
+PLATEAU_FRACTION = 0.25  # FullFT has plateaued when its last quarter gains less than MIN_TOL
+
+
+@dataclass
+class Verdict:
+    claim: str
+    verdict: str  # "holds" | "does not hold" | "cannot tell"
+    text: str  # the numbers, and the tolerance used
+
+    def line(self) -> str:
+        return f"- **{self.claim}**: **{self.verdict}**. {self.text}"
+
+
+def width_of(model: str) -> int | None:
+    """The tiny policy's width named by `model` ("tiny" is 128), else None."""
+    if model == "tiny":
+        return 128
+    m = re.fullmatch(r"tiny-w(\d+)", model)
+    return int(m.group(1)) if m else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the runs
+
+
+def final_logloss(run: Run) -> float | None:
+    """An SFT run's held-out log-loss (nats/token) at its last evaluation."""
+    evals = {s: r["eval/logloss"] for s, r in run.rows.items() if is_number(r.get("eval/logloss"))}
+    if evals:
+        return float(evals[max(evals)])
+    v = run.summary.get("eval_logloss_end")
+    return float(v) if is_number(v) else None
+
+
+def sl_arms(runs: list[Run]) -> dict[tuple, Arm]:
+    """SFT runs as arms whose cells' `rewards` are -(final held-out log-loss): best_lr's argmax is
+    then the lowest loss, and every arm helper of the report applies unchanged."""
+    return group_arms(runs, score=lambda r: None if (x := final_logloss(r)) is None else -x)
+
+
+def main_study(rl: list[Study]) -> Study | None:
+    """The study on `tiny` with the most runs (else on any model)."""
+    tiny = [s for s in rl if s.runs[0].model == "tiny"] or rl
+    return max(tiny, key=lambda s: len(s.runs), default=None)
+
+
+def _setup(study: Study) -> tuple[str, int, int]:
+    r = study.runs[0]
+    return r.model, r.pps, r.config.data.group_size * r.pps * study.n_steps
+
+
+def width_studies(rl: list[Study], main: Study) -> dict[int, Study]:
+    """Width -> study, for tiny policies at the main study's batch size and number of steps."""
+    _, pps, _ = _setup(main)
+    out = {}
+    for s in rl:
+        model, p, _ = _setup(s)
+        if (w := width_of(model)) is not None and p == pps and s.n_steps == main.n_steps:
+            out[w] = s
+    return dict(sorted(out.items()))
+
+
+def batch_studies(rl: list[Study], main: Study) -> dict[int, Study]:
+    """Episodes per step -> study, for the main model at the main study's number of episodes."""
+    model, _, episodes = _setup(main)
+    out = {}
+    for s in rl:
+        m, _, e = _setup(s)
+        if m == model and e == episodes:
+            out[e // s.n_steps] = s
+    return dict(sorted(out.items()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdicts
+
+
+def _edges(*arms: Arm) -> str:
+    """ "" when every arm's best LR is inside the LRs it ran, else the sentence saying which is not."""
+    at = [a.label for a in arms if a.best_at_edge]
+    if not at:
+        return ""
+    return f"best LR on the edge of the LRs run for {', '.join(at)}: its optimum was not found"
+
+
+def _gap(a: Arm, full: Arm) -> tuple[float, float]:
+    """(LoRA - FullFT best final reward, the tolerance of that difference)."""
+    return a.best.reward[0] - full.best.reward[0], _tol(a, full)
+
+
+def _arm(study: Study, rank, targets: str | None = None) -> Arm | None:
+    a = study.arms.get((rank, targets if rank != "full" else None))
+    if a is None and rank != "full" and targets is None:
+        a = study.arms.get((rank, study.main_targets))
+    return a if a is not None and a.best is not None else None
+
+
+def _seeds(*arms: Arm) -> str:
+    return "seeds at the best LR: " + ", ".join(f"{a.label} {len(a.best.rewards)}" for a in arms)
+
+
+def claim_match(main: Study) -> Verdict:
+    name = "1. rank-1 LoRA matches FullFT in RL"
+    r1, full = _arm(main, 1), _arm(main, "full")
+    if r1 is None or full is None:
+        return Verdict(name, "cannot tell", "needs finished rank-1 and FullFT GRPO runs.")
+    gap, tol = _gap(r1, full)
+    text = (
+        f"best final reward {_pm(r1.best.reward)} (LR {lr_tag(r1.best.lr)}) vs FullFT "
+        f"{_pm(full.best.reward)} (LR {lr_tag(full.best.lr)}): gap {gap:+.3f}, tolerance "
+        f"±{tol:.3f}; {_seeds(r1, full)}."
+    )
+    if edge := _edges(r1, full):
+        return Verdict(name, "cannot tell", f"{text} {edge}.")
+    return Verdict(name, "holds" if abs(gap) <= tol else "does not hold", text)
+
+
+def claim_lr(main: Study) -> Verdict:
+    name = "2. best LoRA LR ~10x FullFT's, nearly rank-independent"
+    full = _arm(main, "full")
+    lora = [a for a in main.lora_main if a.best is not None]
+    if full is None or not lora:
+        return Verdict(name, "cannot tell", "needs finished LoRA and FullFT GRPO runs.")
+    ratios = {a.label: a.best.lr / full.best.lr for a in lora}
+    spread = max(a.best.lr for a in lora) / min(a.best.lr for a in lora)
+    text = (
+        "best LR / FullFT's best LR "
+        + ", ".join(f"{k} {v:.3g}x" for k, v in ratios.items())
+        + f" (FullFT {lr_tag(full.best.lr)}); the LoRA ranks' best LRs span a factor {spread:.3g}; "
+        f"tolerance: a factor {LR_FACTOR:.2f} (one half-decade grid step)."
+    )
+    if edge := _edges(full, *lora):
+        return Verdict(name, "cannot tell", f"{text} {edge}.")
+    near = all(abs(math.log10(r / STUDY_LR_RATIO)) <= 0.5 + 1e-9 for r in ratios.values())
+    flat = spread <= LR_FACTOR * (1 + 1e-9)
+    verdict = "holds" if near and flat else "does not hold"
+    if not near:
+        text += " Not ~10x."
+    if not flat:
+        text += " Not rank-independent."
+    return Verdict(name, verdict, text)
+
+
+def claim_targets(main: Study) -> Verdict:
+    name = "3. attention-only LoRA trails MLP-only, which matches all layers"
+    groups = main.multi_target
+    rank = min(groups, default=None)
+    have = {a.targets: a for a in groups.get(rank, []) if a.best is not None}
+    if not {"all", "mlp", "attn"} <= set(have):
+        return Verdict(name, "cannot tell", "needs all, mlp and attn arms at one rank.")
+    al, mlp, attn = have["all"], have["mlp"], have["attn"]
+    d_attn = attn.best.reward[0] - mlp.best.reward[0]
+    d_mlp = mlp.best.reward[0] - al.best.reward[0]
+    t_attn, t_mlp = _tol(attn, mlp), _tol(mlp, al)
+    text = (
+        f"rank {rank}, best final reward: all {_pm(al.best.reward)}, mlp {_pm(mlp.best.reward)}, "
+        f"attn {_pm(attn.best.reward)}; attn - mlp {d_attn:+.3f} (tolerance ±{t_attn:.3f}), "
+        f"mlp - all {d_mlp:+.3f} (±{t_mlp:.3f})."
+    )
+    if edge := _edges(al, mlp, attn):
+        return Verdict(name, "cannot tell", f"{text} {edge}.")
+    holds = d_attn < -t_attn and abs(d_mlp) <= t_mlp
+    return Verdict(name, "holds" if holds else "does not hold", text)
+
+
+def _gap_change(
+    studies: dict[int, Study], rank
+) -> tuple[list[str], float, float, list[Arm]] | None:
+    """Rank `rank`'s gap to FullFT in each study (keyed by width or batch), and how it changes
+    from the first key to the last: (cells, change, tolerance, arms)."""
+    rows, gaps, arms = [], [], []
+    for key, s in studies.items():
+        a, full = _arm(s, rank), _arm(s, "full")
+        if a is None or full is None:
+            return None
+        gap, tol = _gap(a, full)
+        rows.append(f"{key}: {gap:+.3f} (±{tol:.3f})")
+        gaps.append((gap, tol))
+        arms += [a, full]
+    (g0, t0), (g1, t1) = gaps[0], gaps[-1]
+    return rows, g1 - g0, t0 + t1, arms
+
+
+def claim_batch(batch: dict[int, Study]) -> Verdict:
+    name = "4. larger batches hurt LoRA more than FullFT"
+    if len(batch) < 2:
+        return Verdict(
+            name,
+            "cannot tell",
+            "needs GRPO runs at two or more batch sizes with the "
+            "same number of episodes (recipes/study/batch_*.yaml).",
+        )
+    parts, verdicts, edges = [], [], []
+    lo, hi = min(batch), max(batch)
+    ranks = sorted({a.rank for s in batch.values() for a in s.lora_main}, key=str)
+    for rank in ranks:
+        got = _gap_change(batch, rank)
+        if got is None:
+            continue
+        rows, change, tol, arms = got
+        parts.append(
+            f"rank {rank}, gap to FullFT by episodes a step: {'; '.join(rows)}; from {lo} to {hi} "
+            f"it changes by {change:+.3f} (tolerance ±{tol:.3f})"
+        )
+        verdicts.append(change < -tol)
+        if edge := _edges(*arms):
+            edges.append(edge)
+    if not parts:
+        return Verdict(name, "cannot tell", "no LoRA rank ran at every batch size with FullFT.")
+    text = "; ".join(parts) + "."
+    if edges:
+        return Verdict(name, "cannot tell", f"{text} {'; '.join(sorted(set(edges)))}.")
+    return Verdict(name, "holds" if all(verdicts) else "does not hold", text)
+
+
+def claim_width(width: dict[int, Study]) -> Verdict:
+    name = "6. the rank-1 gap closes as the policy widens"
+    if len(width) < 2:
+        return Verdict(
+            name,
+            "cannot tell",
+            "needs GRPO runs on two or more widths (recipes/study/width_*.yaml).",
+        )
+    got = _gap_change(width, 1)
+    if got is None:
+        return Verdict(name, "cannot tell", "needs rank-1 and FullFT runs at every width.")
+    rows, change, tol, arms = got
+    text = (
+        f"rank-1 gap to FullFT by width: {'; '.join(rows)}; from width {min(width)} to "
+        f"{max(width)} it changes by {change:+.3f} (tolerance ±{tol:.3f})."
+    )
+    if edge := _edges(*arms):
+        return Verdict(name, "cannot tell", f"{text} {edge}.")
+    return Verdict(name, "holds" if change > tol else "does not hold", text)
+
+
+def _sl_gap(a: Arm, full: Arm) -> tuple[float, float]:
+    """(SL rank's best held-out log-loss - FullFT's, tolerance): positive = behind FullFT."""
+    sds = sum(x.best.reward[1] or 0.0 for x in (a, full))
+    return full.best.reward[0] - a.best.reward[0], max(SL_MIN_TOL, sds)
+
+
+def claim_sl_rl(sl: dict[tuple, Arm], main: Study | None) -> Verdict:
+    name = "5. low ranks fall behind FullFT in SL but not in RL"
+    full_sl = sl.get(("full", None))
+    r1_sl = sl.get((1, "all"))
+    if full_sl is None or r1_sl is None or full_sl.best is None or r1_sl.best is None:
+        return Verdict(
+            name,
+            "cannot tell",
+            "needs rank-1 and FullFT `grpo-lora sft` runs (recipes/study/sft.yaml).",
+        )
+    if main is None or _arm(main, 1) is None or _arm(main, "full") is None:
+        return Verdict(name, "cannot tell", "needs the rank-1 and FullFT GRPO runs too.")
+    sl_gap, sl_tol = _sl_gap(r1_sl, full_sl)
+    rl_gap, rl_tol = _gap(_arm(main, 1), _arm(main, "full"))
+    text = (
+        f"SL: rank-1 held-out log-loss {-r1_sl.best.reward[0]:.4f} vs FullFT "
+        f"{-full_sl.best.reward[0]:.4f} nats/token, rank 1 behind by {sl_gap:+.4f} (tolerance "
+        f"±{sl_tol:.4f}); RL: rank-1 reward gap {rl_gap:+.3f} (±{rl_tol:.3f})."
+    )
+    edge = _edges(r1_sl, full_sl, _arm(main, 1), _arm(main, "full"))
+    if edge:
+        return Verdict(name, "cannot tell", f"{text} {edge}.")
+    holds = sl_gap > sl_tol and abs(rl_gap) <= rl_tol
+    return Verdict(name, "holds" if holds else "does not hold", text)
+
+
+def plateau(main: Study) -> str:
+    """Whether FullFT's pointwise best over LRs has flattened: its gain over the last quarter."""
+    full = _arm(main, "full")
+    if full is None:
+        return "FullFT plateau: no FullFT runs."
+    pb = pointwise_best(full, main.window)
+    steps = sorted(pb)
+    cut = steps[min(len(steps) - 1, int(len(steps) * (1 - PLATEAU_FRACTION)))]
+    gain = pb[steps[-1]][0] - pb[cut][0]
+    flat = "has plateaued" if gain < MIN_TOL else "had NOT plateaued"
+    return (
+        f"FullFT {flat} by step {steps[-1]}: its pointwise best over LRs (smoothed over "
+        f"{main.window} steps) moved {gain:+.3f} from step {cut} to {steps[-1]} (plateau = under "
+        f"{MIN_TOL} over the last {PLATEAU_FRACTION:.0%} of the steps)."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+def fig_width(width: dict[int, Study], path: Path) -> None:
+    """Rank-1 and FullFT best final reward by width, and the gap between them."""
+    fig, axes = _plt().subplots(1, 2, figsize=(11, 4.5))
+    ws = list(width)
+    for rank, color in ((1, "tab:blue"), ("full", "black")):
+        arms = [_arm(s, rank) for s in width.values()]
+        pts = [(w, a.best.reward) for w, a in zip(ws, arms) if a is not None]
+        axes[0].errorbar(
+            [w for w, _ in pts],
+            [m for _, (m, _) in pts],
+            yerr=[sd or 0.0 for _, (_, sd) in pts],
+            marker="o",
+            capsize=3,
+            color=color,
+            label="FullFT" if rank == "full" else "LoRA rank 1 (all layers)",
+        )
+    got = [
+        (w, _gap(_arm(s, 1), _arm(s, "full")))
+        for w, s in width.items()
+        if _arm(s, 1) and _arm(s, "full")
+    ]
+    axes[1].errorbar(
+        [w for w, _ in got],
+        [g for _, (g, _) in got],
+        yerr=[t for _, (_, t) in got],
+        marker="o",
+        capsize=3,
+        color="tab:blue",
+    )
+    axes[1].axhline(0, color="black", lw=1)
+    axes[0].set_ylabel("best final reward (sd over seeds)")
+    axes[1].set_ylabel("rank-1 - FullFT best final reward\n(error bar: tolerance)")
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ws, [str(w) for w in ws])
+        ax.set_xlabel("policy width (hidden size)")
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=9)
+    _save(fig, path, "Width: rank-1 LoRA vs FullFT, each at its best LR")
+
+
+def fig_batch(batch: dict[int, Study], path: Path) -> None:
+    """Best final reward per arm by batch size, and each LoRA rank's gap to FullFT."""
+    fig, axes = _plt().subplots(1, 2, figsize=(11, 4.5))
+    bs = list(batch)
+    ranks = sorted(
+        {a.rank for s in batch.values() for a in s.main_arms}, key=lambda r: (r == "full", str(r))
+    )
+    colors = dict(zip(ranks, ("tab:blue", "tab:orange", "tab:green", "tab:purple")))
+    colors["full"] = "black"
+    for rank in ranks:
+        pts = [(b, a.best.reward) for b, s in batch.items() if (a := _arm(s, rank))]
+        label = "FullFT" if rank == "full" else f"LoRA rank {rank}"
+        axes[0].errorbar(
+            [b for b, _ in pts],
+            [m for _, (m, _) in pts],
+            yerr=[sd or 0.0 for _, (_, sd) in pts],
+            marker="o",
+            capsize=3,
+            color=colors[rank],
+            label=label,
+        )
+        if rank == "full":
+            continue
+        gaps = [
+            (b, _gap(a, f))
+            for b, s in batch.items()
+            if (a := _arm(s, rank)) and (f := _arm(s, "full"))
+        ]
+        axes[1].errorbar(
+            [b for b, _ in gaps],
+            [g for _, (g, _) in gaps],
+            yerr=[t for _, (_, t) in gaps],
+            marker="o",
+            capsize=3,
+            color=colors[rank],
+            label=label,
+        )
+    axes[1].axhline(0, color="black", lw=1)
+    axes[0].set_ylabel("best final reward (sd over seeds)")
+    axes[1].set_ylabel("LoRA - FullFT best final reward\n(error bar: tolerance)")
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(bs, [str(b) for b in bs])
+        ax.set_xlabel("episodes per step (prompts x group), same episodes in all")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=9)
+    _save(fig, path, "Batch size: each arm at its best LR")
+
+
+def _eval_curve(runs: list[Run], key: str) -> tuple[list[int], list[float], list[float]]:
+    """Seed mean and sd of an eval metric (rows at step 0 and every eval) per step."""
+    per: dict[int, list[float]] = {}
+    for r in runs:
+        for s, row in r.rows.items():
+            if is_number(row.get(key)):
+                per.setdefault(s, []).append(float(row[key]))
+    steps = sorted(per)
+    mean = [statistics.fmean(per[s]) for s in steps]
+    sd = [statistics.stdev(per[s]) if len(per[s]) > 1 else 0.0 for s in steps]
+    return steps, mean, sd
+
+
+def signal_share(a: Arm, full: Arm, sl: bool) -> tuple[float, float] | None:
+    """(bits of signal / trainable params, share of FullFT's held-out gain) of an arm at its best LR.
+
+    SL: bits = completion tokens trained on x the start held-out log-loss in bits/token (what the
+    demonstrations can still tell the starting policy); gain = start log-loss - final log-loss.
+    RL: bits = episodes x 1 bit (binary rewards); gain = final held-out pass@1 - start pass@1.
+    share = the arm's gain / FullFT's gain (1 = level with FullFT)."""
+
+    def gain(arm: Arm) -> float | None:
+        vals = []
+        for r in arm.best.runs:
+            start = r.summary.get("eval_logloss_start" if sl else "eval_pass1_start")
+            end = final_logloss(r) if sl else final_pass1(r)
+            if is_number(start) and end is not None:
+                vals.append(start - end if sl else end - start)
+        return statistics.fmean(vals) if vals else None
+
+    def bits(r: Run) -> float | None:
+        if sl:
+            h0 = r.summary.get("eval_logloss_start")
+            tokens = sum(row.get("sft/tokens", 0) for s, row in r.rows.items() if s >= 1)
+            return tokens * h0 / math.log(2) if is_number(h0) else None
+        return r.episodes_at(r.train_steps[-1]) if r.train_steps else None
+
+    g, gf = gain(a), gain(full)
+    b = [x for r in a.best.runs if (x := bits(r)) is not None]
+    if g is None or not gf or not b or not a.params:
+        return None
+    return statistics.fmean(b) / a.params, g / gf
+
+
+def fig_sl_rl(sl: dict[tuple, Arm], main: Study, path: Path) -> list[list[str]]:
+    """SL held-out log-loss and RL reward vs step per rank (best LR, seed band), and each rank's
+    share of FullFT's gain against its bits of signal per parameter. Returns that panel's table."""
+    fig, axes = _plt().subplots(1, 3, figsize=(17, 4.8))
+    sl_main = [a for a in sl.values() if a.best is not None and a.targets in (None, "all")]
+    rl_main = [a for a in main.main_arms if a.best is not None]
+    colors = _colors(
+        sl_main
+        + [a for a in rl_main if (a.rank, a.targets) not in {(x.rank, x.targets) for x in sl_main}]
+    )
+    for a in sl_main:
+        steps, m, sd = _eval_curve(a.best.runs, "eval/logloss")
+        c = colors[(a.rank, a.targets)]
+        axes[0].plot(steps, m, marker=".", color=c, label=f"{a.label}, lr {lr_tag(a.best.lr)}")
+        axes[0].fill_between(
+            steps,
+            [x - d for x, d in zip(m, sd)],
+            [x + d for x, d in zip(m, sd)],
+            color=c,
+            alpha=0.15,
+            lw=0,
+        )
+    for a in rl_main:
+        m = mean_curve(a.best.runs, "reward/mean", main.window)
+        sd = sd_curve(a.best.runs, "reward/mean", main.window)
+        c = colors[(a.rank, a.targets)]
+        xs = list(m)
+        axes[1].plot(xs, list(m.values()), color=c, label=f"{a.label}, lr {lr_tag(a.best.lr)}")
+        axes[1].fill_between(
+            xs, [m[s] - sd[s] for s in xs], [m[s] + sd[s] for s in xs], color=c, alpha=0.15, lw=0
+        )
+    rows = []
+    for kind, arms, full, marker in (
+        ("SL", sl_main, sl.get(("full", None)), "s"),
+        ("RL", rl_main, _arm(main, "full"), "o"),
+    ):
+        if full is None or full.best is None:
+            continue
+        for a in arms:
+            got = signal_share(a, full, kind == "SL")
+            if got is None:
+                continue
+            x, y = got
+            c = colors[(a.rank, a.targets)]
+            axes[2].scatter([x], [y], marker=marker, s=70, color=c, label=f"{kind}: {a.label}")
+            rows.append([kind, a.label, f"{a.params:,}", f"{x:.3g}", f"{y:.3f}"])
+    axes[2].axhline(1, color="black", lw=1)
+    axes[2].axvline(1, color="tab:red", ls=":", lw=1.5)
+    axes[2].set_xscale("log")
+    axes[0].set_title("SL: held-out log-loss at each rank's best LR")
+    axes[0].set_ylabel("held-out log-loss (nats/token; band: sd over seeds)")
+    axes[0].set_xlabel("step")
+    axes[1].set_title("RL: reward at each rank's best LR")
+    axes[1].set_ylabel(f"reward/mean (moving avg {main.window}; band: sd over seeds)")
+    axes[1].set_xlabel("step")
+    axes[2].set_title("share of FullFT's held-out gain vs signal per parameter")
+    axes[2].set_xlabel("bits of signal / trainable params (log; see the report)")
+    axes[2].set_ylabel("held-out gain / FullFT's (1 = level)")
+    for ax in axes:
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    _save(fig, path, "Supervised learning vs RL from the same starting policy")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# The section
+
+
+def _walls(root: Path) -> list[list[str]]:
+    """A row per sweep directory that recorded its wall time (grpo_lora.sweep.WALL_TIMES)."""
+    import json
+
+    from grpo_lora.sweep import WALL_TIMES
+
+    rows = []
+    for f in sorted(root.rglob(WALL_TIMES)):
+        recs = [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
+        wall = sum(r["wall_s"] for r in recs)
+        ran = sum(r["finished"] for r in recs)
+        rows.append(
+            [
+                f"`{f.parent.relative_to(root.parent)}`",
+                str(len(recs)),
+                str(ran),
+                f"{wall / 60:.1f} min",
+            ]
+        )
+    return rows
+
+
+def section_claims(runs: list[Run], rl: list[Study], root: Path, out: Path) -> list[str]:
+    """Each claim's verdict with its numbers, then the width, batch and SL-vs-RL figures."""
+    main = main_study(rl)
+    sl = sl_arms([r for r in runs if r.command == "sft"])
+    width = width_studies(rl, main) if main else {}
+    batch = batch_studies(rl, main) if main else {}
+    none = Verdict("", "cannot tell", "needs GRPO runs.")
+    claims = [
+        claim_match(main) if main else none,
+        claim_lr(main) if main else none,
+        claim_targets(main) if main else none,
+        claim_batch(batch),
+        claim_sl_rl(sl, main),
+        claim_width(width),
+    ]
+    md = ["## The claims, one by one\n", *(c.line() for c in claims), ""]
+    if main:
+        model, pps, episodes = _setup(main)
+        md.append(
+            f"Main study: {model}, {pps} prompts x {main.runs[0].config.data.group_size} "
+            f"completions a step, {main.n_steps} steps ({episodes:,} episodes a run). "
+            + plateau(main)
+            + "\n"
+        )
+    if walls := _walls(root):
+        md += [
+            "Wall time of each sweep (summed over its launches):\n",
+            _table(["sweep", "launches", "points run", "wall time"], walls),
+        ]
+    if len(width) >= 2:
+        fig_width(width, out / "fig_width.png")
+        md.append("\n### Width\n\n![width](fig_width.png)\n")
+    if len(batch) >= 2:
+        fig_batch(batch, out / "fig_batch.png")
+        md.append("\n### Batch size\n\n![batch](fig_batch.png)\n")
+    if main and any(a.best for a in sl.values()):
+        rows = fig_sl_rl(sl, main, out / "fig_sl_rl.png")
+        md += [
+            "\n### Supervised learning against RL\n\n![SL vs RL](fig_sl_rl.png)\n",
+            "Signal per parameter: RL = episodes x 1 bit (binary rewards); SL = completion tokens "
+            "x the start held-out log-loss in bits (what the demonstrations can still tell the "
+            "starting policy). Share = the arm's held-out gain (SL: log-loss fall; RL: pass@1 "
+            "rise) over FullFT's.\n",
+            _table(
+                ["", "arm", "trainable params", "bits / params", "share of FullFT's gain"], rows
+            ),
+        ]
+        md += section_sl_table(sl)
+    return md
+
+
+def section_sl_table(sl: dict[tuple, Arm]) -> list[str]:
+    """The SL arms' final held-out log-loss per LR (mean ± sd over seeds)."""
+    from grpo_lora.report import _per_lr_table
+
+    arms = [a for a in sl.values() if a.cells]
+
+    def text(c):
+        m, sd = c.reward
+        return "" if m is None else _pm((-m, sd), 4) + f" (n={len(c.rewards)})"
+
+    return ["\nSL final held-out log-loss (nats/token) per LR:\n", _per_lr_table(arms, text)]
