@@ -104,12 +104,13 @@ def _from_config_json(path: Path, name: str) -> ModelInfo:
 
 
 def model_info(model: str) -> ModelInfo:
-    """hidden_size and model_type of `tiny`, a local model directory, or a known hub name."""
-    if model == "tiny":
-        from grpo_lora.tiny import ensure_tiny  # lazy: building the tiny policy needs torch
+    """hidden_size and model_type of `tiny` (or `tiny-w<N>`), a local model directory, or a known
+    hub name."""
+    if model == "tiny" or model.startswith("tiny-w"):
+        from grpo_lora.models import resolve_model_path  # builds the policy on first use
 
-        d = Path(ensure_tiny())
-        info = _from_config_json(d / "config.json", "tiny")
+        d = Path(resolve_model_path(model))
+        info = _from_config_json(d / "config.json", model)
         info.source = f"the embedded tiny policy ({d / 'config.json'})"
         return info
     p = Path(model).expanduser()

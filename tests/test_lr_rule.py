@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 import pytest
 
-from grpo_lora import lr_rule
+from grpo_lora import lr_rule, models
 
 
 def _model(tmp_path, **cfg):
@@ -56,13 +54,13 @@ def test_known_hub_name_needs_no_network():
     assert lr_rule.suggest(info, False).lr == pytest.approx(5e-5 * (2000 / 4096) ** 0.781)
 
 
-def test_tiny_reads_the_built_model(tmp_path, monkeypatch):
-    d = _model(tmp_path, hidden_size=128, model_type="qwen2")
-    stub = types.ModuleType("grpo_lora.tiny")
-    stub.ensure_tiny = lambda: d  # no build in a unit test
-    monkeypatch.setitem(sys.modules, "grpo_lora.tiny", stub)
-    info = lr_rule.model_info("tiny")
-    assert info.hidden_size == 128 and "embedded tiny policy" in info.source
+@pytest.mark.parametrize(("model", "hidden"), [("tiny", 128), ("tiny-w256", 256)])
+def test_tiny_reads_the_built_model(tmp_path, monkeypatch, model, hidden):
+    folders = {model: _model(tmp_path, hidden_size=hidden, model_type="qwen2")}
+    # no build in a unit test: the named model's folder is given
+    monkeypatch.setattr(models, "resolve_model_path", lambda name: str(folders[name]))
+    info = lr_rule.model_info(model)
+    assert info.hidden_size == hidden and "embedded tiny policy" in info.source
 
 
 @pytest.mark.parametrize(

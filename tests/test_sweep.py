@@ -78,6 +78,31 @@ def test_study_tiny_expands_to_36_named_points(monkeypatch):
     assert "grpo-lora sweep recipes/study_tiny.yaml " in header
 
 
+def test_study_v2_files_load_with_their_stated_budgets(monkeypatch):
+    monkeypatch.chdir(REPO)
+    specs = {
+        f.stem: sweep.load_sweep(f) for f in sorted((REPO / "recipes" / "study").glob("*.yaml"))
+    }
+    assert set(specs) == {"rl", "sft", "width_64", "width_256", "batch_4", "batch_32"}
+    make = (REPO / "Makefile").read_text()
+    assert (
+        "STUDY ?= " + " ".join(["rl", "sft", "width_256", "batch_32", "width_64", "batch_4"])
+        in make
+    )
+    steps = {}
+    for name, spec in specs.items():
+        assert spec.seeds == [0, 1, 2] and spec.lr_grid.extend >= 2  # >= 3 seeds, bracketed
+        assert spec.out_dir == f"runs/study/{name}"
+        cfgs = sweep.point_configs(spec, sweep.expand(spec)).values()
+        (steps[name],) = {(c.data.prompts_per_step, c.schedule.steps, c.model.path) for c in cfgs}
+        # every GRPO file spends rl.yaml's 5,120 episodes a run; sft the same 80 x 64 demonstrations
+        total = {c.derived()["episodes_total"] for c in cfgs} if name != "sft" else {80 * 64}
+        assert total == {5120}, name
+    assert specs["sft"].command == "sft" and "full" in specs["sft"].ranks
+    assert steps["batch_4"][:2] == (4, 160) and steps["batch_32"][:2] == (32, 20)
+    assert steps["width_64"] == (8, 80, "tiny-w64") and steps["rl"] == (8, 80, "tiny")
+
+
 def test_log_grid_centres_lora_at_10x_fullft(tmp_path):
     grid = {"full_centre": 1e-4, "points_per_decade": 2, "count": 3}
     spec = _spec(tmp_path, ranks=[1, "full"], lr_grid=grid, seeds=[0])
