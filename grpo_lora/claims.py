@@ -344,94 +344,45 @@ def plateau(main: Study) -> str:
 # Figures
 
 
-def fig_width(width: dict[int, Study], path: Path) -> None:
-    """Rank-1 and FullFT best final reward by width, and the gap between them."""
+def fig_setting(
+    studies: dict[int, Study], ranks: list, path: Path, xlabel: str, title: str
+) -> None:
+    """Across one setting (width, batch size): each arm's best final reward, and each LoRA rank's
+    gap to FullFT with its tolerance, every arm at its own best LR in each study."""
     fig, axes = _plt().subplots(1, 2, figsize=(11, 4.5))
-    ws = list(width)
-    for rank, color in ((1, "tab:blue"), ("full", "black")):
-        arms = [_arm(s, rank) for s in width.values()]
-        pts = [(w, a.best.reward) for w, a in zip(ws, arms) if a is not None]
-        axes[0].errorbar(
-            [w for w, _ in pts],
-            [m for _, (m, _) in pts],
-            yerr=[sd or 0.0 for _, (_, sd) in pts],
-            marker="o",
-            capsize=3,
-            color=color,
-            label="FullFT" if rank == "full" else "LoRA rank 1 (all layers)",
-        )
-    got = [
-        (w, _gap(_arm(s, 1), _arm(s, "full")))
-        for w, s in width.items()
-        if _arm(s, 1) and _arm(s, "full")
-    ]
-    axes[1].errorbar(
-        [w for w, _ in got],
-        [g for _, (g, _) in got],
-        yerr=[t for _, (_, t) in got],
-        marker="o",
-        capsize=3,
-        color="tab:blue",
-    )
-    axes[1].axhline(0, color="black", lw=1)
-    axes[0].set_ylabel("best final reward (sd over seeds)")
-    axes[1].set_ylabel("rank-1 - FullFT best final reward\n(error bar: tolerance)")
-    for ax in axes:
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(ws, [str(w) for w in ws])
-        ax.set_xlabel("policy width (hidden size)")
-        ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize=9)
-    _save(fig, path, "Width: rank-1 LoRA vs FullFT, each at its best LR")
-
-
-def fig_batch(batch: dict[int, Study], path: Path) -> None:
-    """Best final reward per arm by batch size, and each LoRA rank's gap to FullFT."""
-    fig, axes = _plt().subplots(1, 2, figsize=(11, 4.5))
-    bs = list(batch)
-    ranks = sorted(
-        {a.rank for s in batch.values() for a in s.main_arms}, key=lambda r: (r == "full", str(r))
-    )
-    colors = dict(zip(ranks, ("tab:blue", "tab:orange", "tab:green", "tab:purple")))
-    colors["full"] = "black"
+    palette = iter(("tab:blue", "tab:orange", "tab:green", "tab:purple"))
     for rank in ranks:
-        pts = [(b, a.best.reward) for b, s in batch.items() if (a := _arm(s, rank))]
+        color = "black" if rank == "full" else next(palette)
         label = "FullFT" if rank == "full" else f"LoRA rank {rank}"
-        axes[0].errorbar(
-            [b for b, _ in pts],
-            [m for _, (m, _) in pts],
-            yerr=[sd or 0.0 for _, (_, sd) in pts],
-            marker="o",
-            capsize=3,
-            color=colors[rank],
-            label=label,
-        )
-        if rank == "full":
-            continue
+        best = [(k, a.best.reward) for k, s in studies.items() if (a := _arm(s, rank))]
         gaps = [
-            (b, _gap(a, f))
-            for b, s in batch.items()
-            if (a := _arm(s, rank)) and (f := _arm(s, "full"))
+            (k, _gap(a, f))
+            for k, s in studies.items()
+            if rank != "full" and (a := _arm(s, rank)) and (f := _arm(s, "full"))
         ]
-        axes[1].errorbar(
-            [b for b, _ in gaps],
-            [g for _, (g, _) in gaps],
-            yerr=[t for _, (_, t) in gaps],
-            marker="o",
-            capsize=3,
-            color=colors[rank],
-            label=label,
-        )
+        for ax, pts in ((axes[0], best), (axes[1], gaps)):
+            if pts:
+                ys, errs = zip(*(v for _, v in pts))
+                errs = [e or 0.0 for e in errs]
+                ax.errorbar(
+                    [k for k, _ in pts],
+                    ys,
+                    yerr=errs,
+                    marker="o",
+                    capsize=3,
+                    color=color,
+                    label=label,
+                )
     axes[1].axhline(0, color="black", lw=1)
-    axes[0].set_ylabel("best final reward (sd over seeds)")
+    axes[0].set_ylabel("best final reward (error bar: sd over seeds)")
     axes[1].set_ylabel("LoRA - FullFT best final reward\n(error bar: tolerance)")
     for ax in axes:
         ax.set_xscale("log", base=2)
-        ax.set_xticks(bs, [str(b) for b in bs])
-        ax.set_xlabel("episodes per step (prompts x group), same episodes in all")
+        ax.set_xticks(list(studies), [str(k) for k in studies])
+        ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=9)
-    _save(fig, path, "Batch size: each arm at its best LR")
+    _save(fig, path, title)
 
 
 def _eval_curve(runs: list[Run], key: str) -> tuple[list[int], list[float], list[float]]:
@@ -599,10 +550,14 @@ def section_claims(runs: list[Run], rl: list[Study], root: Path, out: Path) -> l
             _table(["sweep", "launches", "points run", "wall time"], walls),
         ]
     if len(width) >= 2:
-        fig_width(width, out / "fig_width.png")
+        title = "Width: rank-1 LoRA against FullFT, each at its best LR"
+        fig_setting(width, [1, "full"], out / "fig_width.png", "policy width (hidden size)", title)
         md.append("\n### Width\n\n![width](fig_width.png)\n")
     if len(batch) >= 2:
-        fig_batch(batch, out / "fig_batch.png")
+        ranks = [*sorted({a.rank for s in batch.values() for a in s.lora_main}), "full"]
+        xlabel = "episodes a step (prompts x group), the same episodes in all"
+        title = "Batch size: each arm at its best LR"
+        fig_setting(batch, ranks, out / "fig_batch.png", xlabel, title)
         md.append("\n### Batch size\n\n![batch](fig_batch.png)\n")
     if main and any(a.best for a in sl.values()):
         rows = fig_sl_rl(sl, main, out / "fig_sl_rl.png")

@@ -7,31 +7,17 @@ of stdout. Third-party log lines go to RUN_DIR/train.log unless -v shows them on
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from grpo_lora.machine import configure_cpu_env
+from grpo_lora.train import recipe_parser
 
 
 def main(argv: list[str] | None = None) -> int:
     configure_cpu_env()  # before torch does any work
-    parser = argparse.ArgumentParser(prog="grpo-lora sft", description=__doc__)
-    parser.add_argument("recipe", help="YAML recipe (see recipes/tiny_sft.yaml)")
-    parser.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. lora.rank=4")
-    parser.add_argument(
-        "--resume", action="store_true", help="continue the run in run_dir from its last checkpoint"
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="show third-party log lines on the terminal"
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="check the recipe and print what it derives, without loading a model or data",
-    )
-    args = parser.parse_args(argv)
+    args = recipe_parser("grpo-lora sft", __doc__).parse_args(argv)
 
     from grpo_lora.config import ConfigError, load_config
     from grpo_lora.supervised import check_data, sft

@@ -19,26 +19,13 @@ from grpo_lora.machine import configure_cpu_env
 
 def main(argv: list[str] | None = None) -> int:
     configure_cpu_env()  # before torch or vLLM do any work
-    parser = argparse.ArgumentParser(prog="grpo-lora train", description=__doc__)
-    parser.add_argument("recipe", help="YAML recipe (see recipes/)")
-    parser.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. lora.rank=4")
-    parser.add_argument(
-        "--resume", action="store_true", help="continue the run in run_dir from its last checkpoint"
-    )
+    parser = recipe_parser("grpo-lora train", __doc__)
     parser.add_argument(
         "--point",
         action="append",
         default=[],
         metavar="OVERRIDES",
         help="one packed run's own overrides (space-separated); give it once per run of the pack",
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="show third-party log lines on the terminal"
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="check the recipe and print what it derives, without loading a model or data",
     )
     args = parser.parse_args(argv)
 
@@ -89,6 +76,26 @@ def main(argv: list[str] | None = None) -> int:
             print(sentence(summary))
         print(json.dumps(summaries if packed else summaries[0]))
     return 0
+
+
+def recipe_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """The arguments every recipe command takes (`train`, `sft`): the recipe, its overrides,
+    --resume, -v and --dry-run."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("recipe", help="YAML recipe (see recipes/)")
+    parser.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. lora.rank=4")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in run_dir from its last checkpoint"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show third-party log lines on the terminal"
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the recipe and print what it derives, without loading a model or data",
+    )
+    return parser
 
 
 def dry_run(cfg, derived: dict, world: int) -> str:
