@@ -21,7 +21,7 @@ arm whose best LR is the lowest or highest it ran is "cannot tell": that optimum
 
 Tolerances: a reward difference counts when it exceeds max(0.02, the arms' seed sds added)
 (`report._tol`); a difference of two gaps, when it exceeds the two gaps' tolerances added; an SL
-log-loss difference, when it exceeds max(0.01 nats, the sds added); an LR ratio is "~10x" within a
+log-loss difference, when it exceeds max(2% of FullFT's log-loss, the sds added); an LR ratio is "~10x" within a
 factor 10^0.5 of 10 (one step of a half-decade grid), and LRs are "rank-independent" within that
 same factor of each other.
 """
@@ -53,7 +53,9 @@ from grpo_lora.report import (
 )
 from grpo_lora.runs import Run, is_number, lr_tag
 
-SL_MIN_TOL = 0.01  # nats/token: the smallest held-out log-loss difference called a difference
+# the smallest held-out log-loss difference called a difference, relative to FullFT's: log-losses
+# near the end of SFT are small (~0.01-0.02 nats/token on tiny-arith), so a fixed floor would hide all
+SL_MIN_REL = 0.02
 LR_FACTOR = 10**0.5  # one step of a half-decade grid
 PLATEAU_FRACTION = 0.25  # FullFT has plateaued when its last quarter gains less than MIN_TOL
 
@@ -294,7 +296,7 @@ def claim_width(width: dict[int, Study]) -> Verdict:
 def _sl_gap(a: Arm, full: Arm) -> tuple[float, float]:
     """(SL rank's best held-out log-loss - FullFT's, tolerance): positive = behind FullFT."""
     sds = sum(x.best.reward[1] or 0.0 for x in (a, full))
-    return full.best.reward[0] - a.best.reward[0], max(SL_MIN_TOL, sds)
+    return full.best.reward[0] - a.best.reward[0], max(SL_MIN_REL * -full.best.reward[0], sds)
 
 
 def claim_sl_rl(sl: dict[tuple, Arm], main: Study | None) -> Verdict:

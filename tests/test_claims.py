@@ -45,7 +45,7 @@ RL = {
     },
 }
 # SFT on tiny: final held-out log-loss per LR. FullFT best 0.30 at 3e-4, r1 0.40 at 3e-3: rank 1
-# behind by 0.10 > 0.01 while in RL it is level: claim 5 holds.
+# behind by 0.10 > 2% of 0.30 while in RL it is level: claim 5 holds.
 SL = {
     ("full", None): [0.35, 0.30, 0.33],
     (1, "all"): [0.45, 0.40, 0.50],
@@ -175,7 +175,7 @@ def test_sl_against_rl(verdicts):
     v = verdicts["5"]
     assert v.verdict == "holds"
     assert "rank-1 held-out log-loss 0.4000 vs FullFT 0.3000" in v.text
-    assert "behind by +0.1000 (tolerance ±0.0100)" in v.text
+    assert "behind by +0.1000 (tolerance ±0.0060)" in v.text  # 2% of FullFT's 0.30
 
 
 def test_width(verdicts):
