@@ -45,6 +45,7 @@ from grpo_lora.report import (
     _save,
     _table,
     _tol,
+    final_logloss,
     final_pass1,
     group_arms,
     mean_curve,
@@ -82,19 +83,10 @@ def width_of(model: str) -> int | None:
 # Reading the runs
 
 
-def final_logloss(run: Run) -> float | None:
-    """An SFT run's held-out log-loss (nats/token) at its last evaluation."""
-    evals = {s: r["eval/logloss"] for s, r in run.rows.items() if is_number(r.get("eval/logloss"))}
-    if evals:
-        return float(evals[max(evals)])
-    v = run.summary.get("eval_logloss_end")
-    return float(v) if is_number(v) else None
-
-
 def sl_arms(runs: list[Run]) -> dict[tuple, Arm]:
-    """SFT runs as arms whose cells' `rewards` are -(final held-out log-loss): best_lr's argmax is
-    then the lowest loss, and every arm helper of the report applies unchanged."""
-    return group_arms(runs, score=lambda r: None if (x := final_logloss(r)) is None else -x)
+    """SFT runs as arms; their cells' `rewards` are -(final held-out log-loss) (`final_score`),
+    so best_lr's argmax is the lowest loss and every arm helper of the report applies unchanged."""
+    return group_arms(runs)
 
 
 def main_study(rl: list[Study]) -> Study | None:

@@ -63,6 +63,24 @@ def final_reward(run: Run) -> float | None:
     return statistics.fmean(vals) if vals else None
 
 
+def final_logloss(run: Run) -> float | None:
+    """An SFT run's held-out log-loss (nats/token) at its last evaluation."""
+    evals = {s: r["eval/logloss"] for s, r in run.rows.items() if is_number(r.get("eval/logloss"))}
+    if evals:
+        return float(evals[max(evals)])
+    v = run.summary.get("eval_logloss_end")
+    return float(v) if is_number(v) else None
+
+
+def final_score(run: Run) -> float | None:
+    """What a run's best LR maximises: a GRPO run's final reward; an SFT run's -(final held-out
+    log-loss), so the lowest loss is the best."""
+    if run.command == "sft":
+        loss = final_logloss(run)
+        return None if loss is None else -loss
+    return final_reward(run)
+
+
 def final_pass1(run: Run) -> float | None:
     evals = {
         s: r["eval/pass1"] for s, r in run.rows.items() if s >= 1 and is_number(r.get("eval/pass1"))
@@ -150,16 +168,15 @@ def _rank_key(rank) -> tuple:
     return (1, 0) if rank == "full" else (0, rank)
 
 
-def group_arms(runs: list[Run], score=None) -> dict[tuple, Arm]:
+def group_arms(runs: list[Run]) -> dict[tuple, Arm]:
     """Runs grouped by (rank, targets), then by LR: LoRA ranks ascending, FullFT last. Each cell's
-    `rewards` hold `score(run)` (default `final_reward`; higher is better, as `best_lr` picks)."""
-    score = score or final_reward
+    `rewards` hold each run's `final_score` (an SFT run's: -(held-out log-loss))."""
     arms: dict[tuple, Arm] = {}
     for run in runs:
         arm = arms.setdefault(run.arm, Arm(run.rank, run.targets, {}))
         cell = arm.cells.setdefault(run.lr, LrCell(run.lr, []))
         cell.runs.append(run)
-        if (fr := score(run)) is not None:
+        if (fr := final_score(run)) is not None:
             cell.rewards.append(fr)
         if (p1 := final_pass1(run)) is not None:
             cell.pass1.append(p1)

@@ -50,8 +50,8 @@ FullFT and at `lora_lr_multiplier * full_centre` for every LoRA rank, the study'
 
 Bracketed optima: with `lr_grid.extend: N` (default 0: off), once the grid's points have finished,
 each arm (a rank, or FullFT, with one targets value and one prompts_per_step) whose best LR, picked
-as the report picks it (`report.best_lr`: argmax of the seed-averaged final reward), is the lowest
-or highest it ran gets the grid's next LR beyond that edge (edge / or x 10**(1/points_per_decade)),
+as the report picks it (`report.best_lr`: argmax of the seed-averaged final reward; for SFT, the
+lowest held-out log-loss), is the lowest or highest it ran gets the grid's next LR beyond that edge (edge / or x 10**(1/points_per_decade)),
 at every seed; the sweep runs that round, and repeats until every arm's best is inside its LRs or
 the arm has passed that edge N times (`extension_points`). Extension points are ordinary points
 (named, laid out, packed and run in parallel like the grid's), and each round is derived from the
@@ -80,7 +80,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from grpo_lora.config import Config, ConfigError, load_config
 from grpo_lora.machine import available_memory_mb, cpu_cores, thread_env
-from grpo_lora.report import best_lr, final_reward, grid_edge
+from grpo_lora.report import best_lr, final_score, grid_edge
 from grpo_lora.runs import (
     FAILED,
     clear_failure,
@@ -461,7 +461,8 @@ def extension_lrs(
 
 
 def arm_rewards(points: list[Point]) -> dict[ArmKey, dict[float, list[float]]]:
-    """Arm -> LR -> each seed's final reward (`report.final_reward`, read from the run
+    """Arm -> LR -> each seed's final score (`report.final_score`: a GRPO run's final reward, an
+    SFT run's -(held-out log-loss); read from the run
     directories), for the arms whose points have all finished: a failed point may hold the best
     LR, so its arm is decided once a re-launch has run it."""
     by_arm: dict[ArmKey, list[Point]] = {}
@@ -473,7 +474,7 @@ def arm_rewards(points: list[Point]) -> dict[ArmKey, dict[float, list[float]]]:
             continue
         cells = out[arm] = {}
         for p in arm_points:
-            reward = final_reward(read_run(p.run_dir))
+            reward = final_score(read_run(p.run_dir))
             cells.setdefault(p.lr, []).extend([] if reward is None else [reward])
     return out
 

@@ -585,6 +585,28 @@ def _console() -> Console:
     return Console(file=io.StringIO(), width=300)
 
 
+def test_sft_extension_follows_the_lowest_held_out_loss(tmp_path):
+    lrs = [3.16e-5, 1e-4, 3.16e-4]  # FullFT grid around 1e-4; its loss falls to the top edge
+    spec = _spec(
+        tmp_path,
+        ranks=["full"],
+        command="sft",
+        lr_grid={"full_centre": 1e-4, "count": 3, "extend": 1},
+        seeds=[0],
+    )
+    points = sweep.expand(spec)
+    assert [p.lr for p in points] == lrs
+    for p, loss in zip(points, (0.03, 0.02, 0.01)):
+        p.run_dir.mkdir(parents=True)
+        cfg = sweep.point_configs(spec, [p])[p.name]
+        (p.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+        rows = [{"step": 0, "eval/logloss": 0.05}, {"step": 6, "eval/logloss": loss}]
+        (p.run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (p.run_dir / "summary.json").write_text(json.dumps({"command": "sft", "steps": 6}))
+    (new,) = sweep.extension_points(spec, points)  # the lowest loss is at the highest LR
+    assert new.lr == 1e-3 and new.rank == "full"
+
+
 def test_extension_stops_at_the_limit_and_the_report_flags_the_edge(tmp_path, monkeypatch):
     log = tmp_path / "calls.jsonl"
     monkeypatch.setenv("FAKE_TRAIN_LOG", str(log))
