@@ -185,6 +185,14 @@ def test_width(verdicts):
     assert "changes by +0.090 (tolerance ±0.040)" in v.text
 
 
+@pytest.mark.parametrize(
+    ("effect", "verdict"),
+    [(0.05, "holds"), (-0.05, "does not hold"), (0.03, "cannot tell"), (-0.04, "cannot tell")],
+)
+def test_an_effect_within_the_tolerance_cannot_tell(effect, verdict):
+    assert claims.signed(effect, 0.04) == verdict
+
+
 def test_an_optimum_on_the_edge_cannot_tell(tmp_path):
     # FullFT's best is its lowest LR: its optimum may lie below, so no verdict
     for i, (lr, final) in enumerate(zip(FULL_LRS, (0.8, 0.7, 0.6))):
