@@ -30,12 +30,13 @@ same factor of each other.
 
 from __future__ import annotations
 
+import json
 import math
-import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from grpo_lora.models import tiny_width
 from grpo_lora.report import (
     MIN_TOL,
     STUDY_LR_RATIO,
@@ -55,6 +56,8 @@ from grpo_lora.report import (
     sd_curve,
 )
 from grpo_lora.runs import Run, is_number, lr_tag
+from grpo_lora.sweep import WALL_TIMES
+from grpo_lora.tiny import TinyRecipe
 
 # the smallest held-out log-loss difference called a difference, relative to FullFT's: log-losses
 # near the end of SFT are small (~0.01-0.02 nats/token on tiny-arith), so a fixed floor would hide all
@@ -75,21 +78,14 @@ class Verdict:
 
 
 def width_of(model: str) -> int | None:
-    """The tiny policy's width named by `model` ("tiny" is 128), else None."""
+    """The tiny policy's width named by `model` (`tiny`, `tiny-w<N>`: grpo_lora.models), else None."""
     if model == "tiny":
-        return 128
-    m = re.fullmatch(r"tiny-w(\d+)", model)
-    return int(m.group(1)) if m else None
+        return TinyRecipe().width
+    return tiny_width(model) if model.startswith("tiny-w") else None
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading the runs
-
-
-def sl_arms(runs: list[Run]) -> dict[tuple, Arm]:
-    """SFT runs as arms; their cells' `rewards` are -(final held-out log-loss) (`final_score`),
-    so best_lr's argmax is the lowest loss and every arm helper of the report applies unchanged."""
-    return group_arms(runs)
 
 
 def main_study(rl: list[Study]) -> Study | None:
@@ -510,9 +506,6 @@ def fig_sl_rl(sl: dict[tuple, Arm], main: Study, path: Path) -> list[list[str]]:
 
 def _walls(root: Path) -> list[list[str]]:
     """A row per sweep directory that recorded its wall time (grpo_lora.sweep.WALL_TIMES)."""
-    import json
-
-    from grpo_lora.sweep import WALL_TIMES
 
     rows = []
     for f in sorted(root.rglob(WALL_TIMES)):
@@ -533,7 +526,8 @@ def _walls(root: Path) -> list[list[str]]:
 def section_claims(runs: list[Run], rl: list[Study], root: Path, out: Path) -> list[str]:
     """Each claim's verdict with its numbers, then the width, batch and SL-vs-RL figures."""
     main = main_study(rl)
-    sl = sl_arms([r for r in runs if r.command == "sft"])
+    # SFT arms: their cells' rewards are -(held-out log-loss) (`report.final_score`)
+    sl = group_arms([r for r in runs if r.command == "sft"])
     width = width_studies(rl, main) if main else {}
     batch = batch_studies(rl, main) if main else {}
     none = Verdict("", "cannot tell", "needs GRPO runs.")

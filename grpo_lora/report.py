@@ -63,13 +63,18 @@ def final_reward(run: Run) -> float | None:
     return statistics.fmean(vals) if vals else None
 
 
-def final_logloss(run: Run) -> float | None:
-    """An SFT run's held-out log-loss (nats/token) at its last evaluation."""
-    evals = {s: r["eval/logloss"] for s, r in run.rows.items() if is_number(r.get("eval/logloss"))}
+def last_eval(run: Run, key: str, summary_key: str) -> float | None:
+    """`key` at the run's last evaluation after step 0, else summary.json's `summary_key`."""
+    evals = {s: r[key] for s, r in run.rows.items() if s >= 1 and is_number(r.get(key))}
     if evals:
         return float(evals[max(evals)])
-    v = run.summary.get("eval_logloss_end")
+    v = run.summary.get(summary_key)
     return float(v) if is_number(v) else None
+
+
+def final_logloss(run: Run) -> float | None:
+    """An SFT run's held-out log-loss (nats/token) at its last evaluation."""
+    return last_eval(run, "eval/logloss", "eval_logloss_end")
 
 
 def final_score(run: Run) -> float | None:
@@ -82,13 +87,7 @@ def final_score(run: Run) -> float | None:
 
 
 def final_pass1(run: Run) -> float | None:
-    evals = {
-        s: r["eval/pass1"] for s, r in run.rows.items() if s >= 1 and is_number(r.get("eval/pass1"))
-    }
-    if evals:
-        return float(evals[max(evals)])
-    v = run.summary.get("eval_pass1_end")
-    return float(v) if is_number(v) else None
+    return last_eval(run, "eval/pass1", "eval_pass1_end")
 
 
 def best_lr(rewards: dict[float, list[float]]) -> float | None:

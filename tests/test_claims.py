@@ -122,7 +122,7 @@ def verdicts(study_dir) -> dict[str, claims.Verdict]:
     finished = runs.load_runs(study_dir)[0]
     rl = report.studies(finished)
     main = claims.main_study(rl)
-    sl = claims.sl_arms([r for r in finished if r.command == "sft"])
+    sl = report.group_arms([r for r in finished if r.command == "sft"])
     out = [
         claims.claim_match(main),
         claims.claim_lr(main),
