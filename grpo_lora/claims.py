@@ -13,6 +13,8 @@ and one explanation the earlier tiny study offered without testing it:
 
 Which finished runs (anywhere under the report's directory) answer which claim:
   main study  the GRPO runs on `tiny` at the batch size with the most runs: claims 1-3, 5's RL side
+  plateau     GRPO runs on the main study's model and batch size over more steps, long enough for
+              FullFT to plateau: claims 1-2 are judged there, the main study's verdicts beside them
   width       GRPO runs on `tiny-w<N>` at the main study's batch size: claim 6 (`tiny` is width 128)
   batch       GRPO runs on the main study's model and number of episodes at other batch sizes: 4
   SL          `grpo-lora sft` runs from the same starting policy: claim 5's SL side
@@ -64,7 +66,7 @@ from grpo_lora.tiny import TinyRecipe
 SL_MIN_REL = 0.02
 LR_FACTOR = 10**0.5  # one step of a half-decade grid
 GRID_SLACK = 1.01
-PLATEAU_FRACTION = 0.25  # FullFT has plateaued when its last quarter gains less than MIN_TOL
+PLATEAU_FRACTION = 0.25  # FullFT has plateaued when its last quarter rises less than MIN_TOL
 
 
 @dataclass
@@ -92,6 +94,13 @@ def main_study(rl: list[Study]) -> Study | None:
     """The study on `tiny` with the most runs (else on any model)."""
     tiny = [s for s in rl if s.runs[0].model == "tiny"] or rl
     return max(tiny, key=lambda s: len(s.runs), default=None)
+
+
+def plateau_study(rl: list[Study], main: Study) -> Study | None:
+    """The study on the main study's model and batch size with the most steps, if more than its."""
+    model, pps, _ = _setup(main)
+    longer = [s for s in rl if _setup(s)[:2] == (model, pps) and s.n_steps > main.n_steps]
+    return max(longer, key=lambda s: s.n_steps, default=None)
 
 
 def _setup(study: Study) -> tuple[str, int, int]:
@@ -198,6 +207,20 @@ def claim_lr(main: Study) -> Verdict:
     if not flat:
         text += " Not rank-independent."
     return Verdict(name, verdict, text)
+
+
+def at_horizons(claim, main: Study, long: Study | None) -> Verdict:
+    """`claim` judged on the plateau study `long` (FullFT had the steps to level off there), with
+    its verdict on the main study's shorter horizon beside it; on the main study alone without one."""
+    short = claim(main)
+    if long is None:
+        return short
+    v = claim(long)
+    return Verdict(
+        v.claim,
+        v.verdict,
+        f"At {long.n_steps} steps: {v.text} At {main.n_steps} steps: {short.verdict}; {short.text}",
+    )
 
 
 def claim_targets(main: Study) -> Verdict:
@@ -329,20 +352,23 @@ def claim_sl_rl(sl: dict[tuple, Arm], main: Study | None) -> Verdict:
     return Verdict(name, "holds" if holds else "does not hold", text)
 
 
-def plateau(main: Study) -> str:
-    """Whether FullFT's pointwise best over LRs has flattened: its gain over the last quarter."""
-    full = _arm(main, "full")
+def plateau(study: Study) -> str:
+    """Whether FullFT's pointwise best over LRs has levelled off: the rise of its least-squares line
+    over the last quarter of the steps (a line, so that one noisy step at either end cannot decide)."""
+    full = _arm(study, "full")
     if full is None:
         return "FullFT plateau: no FullFT runs."
-    pb = pointwise_best(full, main.window)
-    steps = sorted(pb)
-    cut = steps[min(len(steps) - 1, int(len(steps) * (1 - PLATEAU_FRACTION)))]
-    gain = pb[steps[-1]][0] - pb[cut][0]
-    flat = "has plateaued" if gain < MIN_TOL else "had NOT plateaued"
+    pb = pointwise_best(full, study.window)
+    last = sorted(pb)[-max(2, round(len(pb) * PLATEAU_FRACTION)) :]
+    if len(last) < 2 or len(pb) < 4:
+        return "FullFT plateau: too few steps to tell."
+    slope = statistics.linear_regression(last, [pb[s][0] for s in last]).slope
+    rise = slope * (last[-1] - last[0])
+    flat = "has plateaued" if rise < MIN_TOL else "had NOT plateaued"
     return (
-        f"FullFT {flat} by step {steps[-1]}: its pointwise best over LRs (smoothed over "
-        f"{main.window} steps) moved {gain:+.3f} from step {cut} to {steps[-1]} (plateau = under "
-        f"{MIN_TOL} over the last {PLATEAU_FRACTION:.0%} of the steps)."
+        f"FullFT {flat} by step {last[-1]}: its pointwise best over LRs (smoothed over "
+        f"{study.window} steps) rose {rise:+.3f} over steps {last[0]}-{last[-1]} (least-squares "
+        f"line; plateau = a rise under {MIN_TOL} over the last {PLATEAU_FRACTION:.0%} of the steps)."
     )
 
 
@@ -530,24 +556,26 @@ def section_claims(runs: list[Run], rl: list[Study], root: Path, out: Path) -> l
     sl = group_arms([r for r in runs if r.command == "sft"])
     width = width_studies(rl, main) if main else {}
     batch = batch_studies(rl, main) if main else {}
+    long = plateau_study(rl, main) if main else None
     none = Verdict("", "cannot tell", "needs GRPO runs.")
     claims = [
-        claim_match(main) if main else none,
-        claim_lr(main) if main else none,
+        at_horizons(claim_match, main, long) if main else none,
+        at_horizons(claim_lr, main, long) if main else none,
         claim_targets(main) if main else none,
         claim_batch(batch),
         claim_sl_rl(sl, main),
         claim_width(width),
     ]
     md = ["## The claims, one by one\n", *(c.line() for c in claims), ""]
-    if main:
-        model, pps, episodes = _setup(main)
-        md.append(
-            f"Main study: {model}, {pps} prompts x {main.runs[0].config.data.group_size} "
-            f"completions a step, {main.n_steps} steps ({episodes:,} episodes a run). "
-            + plateau(main)
-            + "\n"
-        )
+    for kind, study in (("Main study", main), ("Plateau study (claims 1-2)", long)):
+        if study:
+            model, pps, episodes = _setup(study)
+            md.append(
+                f"{kind}: {model}, {pps} prompts x {study.runs[0].config.data.group_size} "
+                f"completions a step, {study.n_steps} steps ({episodes:,} episodes a run). "
+                + plateau(study)
+                + "\n"
+            )
     if walls := _walls(root):
         md += [
             "Wall time of each sweep (summed over its launches):\n",

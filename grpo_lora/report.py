@@ -950,21 +950,27 @@ class Found:
 
 
 def studies(runs: list[Run]) -> list[Study]:
-    """One study per model and batch size (prompts_per_step) of the GRPO runs: runs are only
-    compared on one model at one batch size. (`grpo-lora sft` runs are `claims`'s.)"""
+    """One study per model, batch size (prompts_per_step) and number of steps of the GRPO runs:
+    runs are only compared on one model, at one batch size, over one horizon. (`grpo-lora sft`
+    runs are `claims`'s.)"""
     runs = [r for r in runs if r.command == "train"]
-    keys = sorted({(r.model, r.pps) for r in runs})
+    keys = sorted({_study_key(r) for r in runs})
     if len(keys) <= 1:
         return [study_of(runs)] if runs else []
-    models = {m for m, _ in keys}
-    return [
-        study_of(
-            [r for r in runs if (r.model, r.pps) == (m, p)],
-            f"_{m}_p{p}" if len(models) > 1 else f"_p{p}",
-            f" ({m}, prompts_per_step = {p})" if len(models) > 1 else f" (prompts_per_step = {p})",
-        )
-        for m, p in keys
-    ]
+    # name a study by what tells it apart: the model, batch size and steps that vary
+    varies = [len({k[i] for k in keys}) > 1 for i in range(3)]
+
+    def named(key: tuple) -> tuple[str, str]:
+        m, p, n = key
+        parts = [(m, m), (f"p{p}", f"prompts_per_step = {p}"), (f"s{n}", f"{n} steps")]
+        shown = [part for part, v in zip(parts, varies) if v]
+        return "".join("_" + a for a, _ in shown), " (" + ", ".join(b for _, b in shown) + ")"
+
+    return [study_of([r for r in runs if _study_key(r) == k], *named(k)) for k in keys]
+
+
+def _study_key(r: Run) -> tuple[str, int, int]:
+    return r.model, r.pps, r.config.schedule.steps
 
 
 def section_header(found: Found) -> list[str]:

@@ -12,14 +12,17 @@ import yaml
 from grpo_lora import claims, report, runs
 
 G = 8
-# (prompts_per_step, steps): the main batch, and 4x larger with the same 1,280 episodes
-MAIN, LARGE = (8, 20), (32, 5)
+# (prompts_per_step, steps): the main batch, 4x larger with the same 1,280 episodes, and the main
+# batch over twice the steps (the plateau study)
+MAIN, LARGE, LONG = (8, 20), (32, 5), (8, 40)
 LORA_LRS, FULL_LRS = (1e-3, 3e-3, 1e-2), (1e-4, 3e-4, 1e-3)
 
 # model, (P, steps) -> arm -> final reward per LR (LORA_LRS or FULL_LRS), each seed's pair
 #   main: FullFT best 3e-4, 0.710 ± 0.014; r1 best 3e-3, 0.700 ± 0.014 -> gap -0.010, tolerance
-#         max(0.02, 0.014 + 0.014) = 0.028: holds (claim 1). r16 best 3e-3: both ratios 10x,
+#         max(0.02, 0.014 + 0.014) = 0.028: holds at 20 steps. r16 best 3e-3: both ratios 10x,
 #         spread 1 (claim 2). attn 0.60 - mlp 0.69 = -0.09 < -0.02, mlp - all = -0.01 (claim 3).
+#   plateau (40 steps): FullFT best 3e-4 0.80, r1 3e-3 0.70: gap -0.10 beyond 0.02, so claim 1
+#         does not hold where it is judged; r16 best 3e-3 0.75, r1's too: claim 2 holds there
 #   widths: r1 - FullFT = -0.10 at 64, -0.010 at 128, -0.01 at 256: +0.09 > 0.02 + 0.02 (claim 6)
 #   batch: at 256 episodes a step r1 - FullFT = -0.15, r16 -0.10; at 64: -0.010, 0.00 (claim 4)
 RL = {
@@ -29,6 +32,11 @@ RL = {
         (16, "all"): [(0.60, 0.60), (0.71, 0.71), (0.50, 0.50)],
         (1, "mlp"): [(0.60, 0.60), (0.69, 0.69), (0.50, 0.50)],
         (1, "attn"): [(0.50, 0.50), (0.60, 0.60), (0.40, 0.40)],
+    },
+    ("tiny", LONG): {
+        ("full", None): [(0.60, 0.60), (0.80, 0.80), (0.70, 0.70)],
+        (1, "all"): [(0.60, 0.60), (0.70, 0.70), (0.50, 0.50)],
+        (16, "all"): [(0.70, 0.70), (0.75, 0.75), (0.60, 0.60)],
     },
     ("tiny-w64", MAIN): {
         ("full", None): [(0.60, 0.60), (0.70, 0.70), (0.50, 0.50)],
@@ -74,8 +82,8 @@ def _rl_run(d: Path, model, batch, rank, targets, lr, seed, final) -> None:
     pps, steps = batch
     _config(d, model, pps, steps, rank, targets, lr, seed)
     rows = [{"step": 0, "eval/pass1": 0.2}]
-    for t in range(1, steps + 1):  # rises linearly to `final` at 80% of the steps, then flat
-        r = min(final, 0.2 + (final - 0.2) * t / (0.8 * steps))
+    for t in range(1, steps + 1):  # rises linearly to `final` at half the steps, then flat
+        r = min(final, 0.2 + (final - 0.2) * t / (0.5 * steps))
         rows.append({"step": t, "episodes": t * pps * G, "reward/mean": r})
     rows[-1]["eval/pass1"] = final
     (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -122,10 +130,11 @@ def verdicts(study_dir) -> dict[str, claims.Verdict]:
     finished = runs.load_runs(study_dir)[0]
     rl = report.studies(finished)
     main = claims.main_study(rl)
+    long = claims.plateau_study(rl, main)
     sl = report.group_arms([r for r in finished if r.command == "sft"])
     out = [
-        claims.claim_match(main),
-        claims.claim_lr(main),
+        claims.at_horizons(claims.claim_match, main, long),
+        claims.at_horizons(claims.claim_lr, main, long),
         claims.claim_targets(main),
         claims.claim_batch(claims.batch_studies(rl, main)),
         claims.claim_sl_rl(sl, main),
@@ -136,25 +145,36 @@ def verdicts(study_dir) -> dict[str, claims.Verdict]:
 
 def test_sft_runs_are_not_grpo_studies(study_dir):
     rl = report.studies(runs.load_runs(study_dir)[0])
-    # tiny at P8 and P32, tiny-w64, tiny-w256: the SFT runs (tiny, P8) joined none of them
-    assert sorted((s.runs[0].model, s.runs[0].pps, len(s.runs)) for s in rl) == [
-        ("tiny", 8, 30),
-        ("tiny", 32, 18),
-        ("tiny-w256", 8, 12),
-        ("tiny-w64", 8, 12),
+    # tiny at P8 over 20 and 40 steps and at P32, tiny-w64, tiny-w256: the SFT runs (tiny, P8,
+    # 10 steps) joined none of them
+    assert sorted((s.runs[0].model, s.runs[0].pps, s.n_steps, len(s.runs)) for s in rl) == [
+        ("tiny", 8, 20, 30),
+        ("tiny", 8, 40, 18),
+        ("tiny", 32, 5, 18),
+        ("tiny-w256", 8, 20, 12),
+        ("tiny-w64", 8, 20, 12),
+    ]
+    assert [s.suffix for s in rl if s.runs[0].model == "tiny"] == [
+        "_tiny_p8_s20",
+        "_tiny_p8_s40",
+        "_tiny_p32_s5",
     ]
 
 
-def test_rank1_matches_fullft(verdicts):
+def test_rank1_match_is_judged_where_fullft_plateaued(verdicts):
     v = verdicts["1"]
-    assert v.verdict == "holds"
-    assert "gap -0.010, tolerance ±0.028" in v.text
+    assert v.verdict == "does not hold"  # at 40 steps; at 20 it held
+    at_40, at_20 = v.text.split(" At 20 steps: ")
+    assert at_40.startswith("At 40 steps: ") and "gap -0.100, tolerance ±0.020" in at_40
+    assert at_20.startswith("holds;") and "gap -0.010, tolerance ±0.028" in at_20
 
 
 def test_lr_ratio_and_rank_independence(verdicts):
     v = verdicts["2"]
     assert v.verdict == "holds"
-    assert "LoRA r=1 (all) 10x, LoRA r=16 (all) 10x" in v.text and "span a factor 1" in v.text
+    at_40, at_20 = v.text.split(" At 20 steps: ")
+    for text in (at_40, at_20):
+        assert "LoRA r=1 (all) 10x, LoRA r=16 (all) 10x" in text and "span a factor 1" in text
 
 
 def test_attention_only_trails(verdicts):
@@ -208,9 +228,29 @@ def test_an_optimum_on_the_edge_cannot_tell(tmp_path):
 def test_report_has_the_claims_and_figures(study_dir, tmp_path):
     text = report.write_report(study_dir, tmp_path).read_text()
     assert text.index("## The claims, one by one") < text.index("## Summary")
-    assert text.count("**holds**") == 6
-    assert "FullFT has plateaued by step 20" in text
+    assert text.count("**holds**") == 5 and text.count("**does not hold**") == 1
+    assert "Main study: tiny, 8 prompts x 8 completions a step, 20 steps" in text
+    assert "Plateau study (claims 1-2): tiny, 8 prompts x 8 completions a step, 40 steps" in text
+    assert "FullFT has plateaued by step 20" in text and "FullFT has plateaued by step 40" in text
     assert "| `" + study_dir.name + "/rl` | 2 | 34 | 15.0 min |" in text
     for fig in ("fig_width.png", "fig_batch.png", "fig_sl_rl.png"):
         assert (tmp_path / fig).stat().st_size > 10_000, fig
     assert "SL final held-out log-loss" in text and "0.4000 ± 0.0000 (n=2)" in text
+
+
+def test_plateau_is_the_rise_of_a_line_over_the_last_quarter(tmp_path):
+    # one FullFT run over 8 steps (window 1), last quarter = steps 7-8: rising by 0.1 a step, the
+    # line rises +0.100 from step 7 to 8; flat from step 4 on: +0.000
+    for name, curve in (
+        ("rising", [0.1 * t for t in range(1, 9)]),
+        ("flat", [0.3] * 3 + [0.4] * 5),
+    ):
+        d = tmp_path / name
+        _config(d / "run", "tiny", 8, 8, "full", None, 1e-4, 0)
+        rows = [{"step": t, "reward/mean": r} for t, r in enumerate(curve, 1)]
+        (d / "run" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (d / "run" / "summary.json").write_text(json.dumps({"steps": 8}))
+    rising = claims.plateau(report.studies(runs.load_runs(tmp_path / "rising")[0])[0])
+    assert "had NOT plateaued by step 8" in rising and "rose +0.100 over steps 7-8" in rising
+    flat = claims.plateau(report.studies(runs.load_runs(tmp_path / "flat")[0])[0])
+    assert "has plateaued by step 8" in flat and "rose +0.000 over steps 7-8" in flat

@@ -83,24 +83,34 @@ def test_study_v2_files_load_with_their_stated_budgets(monkeypatch):
     specs = {
         f.stem: sweep.load_sweep(f) for f in sorted((REPO / "recipes" / "study").glob("*.yaml"))
     }
-    assert set(specs) == {"rl", "sft", "width_64", "width_256", "batch_4", "batch_32"}
-    make = (REPO / "Makefile").read_text()
-    assert (
-        "STUDY ?= " + " ".join(["rl", "sft", "width_256", "batch_32", "width_64", "batch_4"])
-        in make
-    )
+    files = [
+        *("rl", "rl_targets", "plateau_r1", "plateau_r16", "plateau_full"),
+        *("sft", "width_256", "batch_32", "width_64", "batch_4"),
+    ]
+    assert set(specs) == set(files)
+    assert "STUDY ?= " + " ".join(files) in (REPO / "Makefile").read_text()
     steps = {}
     for name, spec in specs.items():
         assert spec.seeds == [0, 1, 2] and spec.lr_grid.extend >= 2  # >= 3 seeds, bracketed
         assert spec.out_dir == f"runs/study/{name}"
         cfgs = sweep.point_configs(spec, sweep.expand(spec)).values()
         (steps[name],) = {(c.data.prompts_per_step, c.schedule.steps, c.model.path) for c in cfgs}
-        # every GRPO file spends rl.yaml's 5,120 episodes a run; sft the same 80 x 64 demonstrations
+        # every GRPO file spends rl.yaml's 5,120 episodes a run (the plateau files 3x that);
+        # sft the same 80 x 64 demonstrations
         total = {c.derived()["episodes_total"] for c in cfgs} if name != "sft" else {80 * 64}
-        assert total == {5120}, name
+        assert total == {15360 if name.startswith("plateau") else 5120}, name
     assert specs["sft"].command == "sft" and "full" in specs["sft"].ranks
     assert steps["batch_4"][:2] == (4, 160) and steps["batch_32"][:2] == (32, 20)
     assert steps["width_64"] == (8, 80, "tiny-w64") and steps["rl"] == (8, 80, "tiny")
+    assert steps["rl_targets"] == steps["rl"] and steps["plateau_r1"] == (8, 240, "tiny")
+    # the targets file runs rank 1's mlp and attn arms at rl.yaml's LRs; the plateau files centre
+    # each arm on its best LR at 80 steps (docs/study/report.md)
+    arms = {(p.rank, p.targets) for p in sweep.expand(specs["rl_targets"])}
+    assert arms == {(1, "mlp"), (1, "attn")}
+    assert specs["rl_targets"].lrs_for(1) == specs["rl"].lrs_for(1)
+    assert specs["plateau_r1"].lrs_for(1) == [1e-4, 3.16e-4, 1e-3]
+    assert specs["plateau_r16"].lrs_for(16) == [3.16e-4, 1e-3, 3.16e-3]
+    assert specs["plateau_full"].lrs_for("full") == [6.32e-5, 2e-4, 6.32e-4]
 
 
 def test_log_grid_centres_lora_at_10x_fullft(tmp_path):
