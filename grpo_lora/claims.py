@@ -12,7 +12,8 @@ and one explanation the earlier tiny study offered without testing it:
   6. rank 1 trails because the 128-wide policy is narrow: the gap closes as the policy widens.
 
 Which finished runs (anywhere under the report's directory) answer which claim:
-  main study  the GRPO runs on `tiny` at the batch size with the most runs: claims 1-3, 5's RL side
+  main study  the GRPO runs on `tiny` at the batch size with the most runs, over the fewest steps
+              run at it: claims 1-3, 5's RL side
   plateau     GRPO runs on the main study's model and batch size over more steps, long enough for
               FullFT to plateau: claims 1-2 are judged there, the main study's verdicts beside them
   width       GRPO runs on `tiny-w<N>` at the main study's batch size: claim 6 (`tiny` is width 128)
@@ -35,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,9 +93,14 @@ def width_of(model: str) -> int | None:
 
 
 def main_study(rl: list[Study]) -> Study | None:
-    """The study on `tiny` with the most runs (else on any model)."""
+    """The study on `tiny` (else on any model) at the batch size with the most runs, over the
+    fewest steps of that batch size: the equal-budget reference (longer ones are `plateau_study`)."""
     tiny = [s for s in rl if s.runs[0].model == "tiny"] or rl
-    return max(tiny, key=lambda s: len(s.runs), default=None)
+    if not tiny:
+        return None
+    runs_at = Counter(s.runs[0].pps for s in tiny for _ in s.runs)
+    pps = max(sorted(runs_at), key=runs_at.get)
+    return min((s for s in tiny if s.runs[0].pps == pps), key=lambda s: s.n_steps)
 
 
 def plateau_study(rl: list[Study], main: Study) -> Study | None:

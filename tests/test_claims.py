@@ -3,6 +3,7 @@ runs), whose verdicts are worked out below by hand."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -254,3 +255,12 @@ def test_plateau_is_the_rise_of_a_line_over_the_last_quarter(tmp_path):
     assert "had NOT plateaued by step 8" in rising and "rose +0.100 over steps 7-8" in rising
     flat = claims.plateau(report.studies(runs.load_runs(tmp_path / "flat")[0])[0])
     assert "has plateaued by step 8" in flat and "rose +0.000 over steps 7-8" in flat
+
+
+def test_main_study_is_the_shortest_horizon_even_when_the_plateau_has_more_runs(study_dir):
+    rl = report.studies(runs.load_runs(study_dir)[0])
+    long = next(s for s in rl if s.n_steps == 40)
+    bigger = [dataclasses.replace(long, runs=long.runs * 3) if s is long else s for s in rl]
+    main = claims.main_study(bigger)
+    assert (main.runs[0].model, main.runs[0].pps, main.n_steps) == ("tiny", 8, 20)
+    assert claims.plateau_study(bigger, main).n_steps == 40
