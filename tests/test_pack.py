@@ -51,12 +51,20 @@ def alone(tmp_path_factory):
     return rows
 
 
+# The engine-vs-trainer log-prob gap is rounding noise whose size depends on what else shares the
+# engine's batch (in a pack: the other points' sequences), so it is held to rounding level, not equality.
+ROUNDING_GAUGES = {"engine/logp_diff_mean", "engine/logp_diff_max"}
+
+
 def _same_rows(got, want):
     assert [r["step"] for r in got] == [r["step"] for r in want] == [0, 1, 2, 3]
     for g, w in zip(untimed(got), untimed(want)):
         assert g.keys() == w.keys()
         for k in w:
-            assert g[k] == pytest.approx(w[k], rel=1e-4, abs=1e-6), (g["step"], k)
+            if k in ROUNDING_GAUGES:
+                assert g[k] < 1e-4 and w[k] < 1e-4, (g["step"], k, g[k], w[k])
+            else:
+                assert g[k] == pytest.approx(w[k], rel=1e-4, abs=1e-6), (g["step"], k)
 
 
 def test_packed_runs_write_the_rows_they_write_alone(tmp_path, tiny_path, alone):

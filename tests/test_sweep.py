@@ -104,12 +104,12 @@ def test_study_v2_files_load_with_their_stated_budgets(monkeypatch):
     assert steps["width_64"] == (8, 80, "tiny-w64") and steps["rl"] == (8, 80, "tiny")
     assert steps["rl_targets"] == steps["rl"] and steps["plateau_r1"] == (8, 240, "tiny")
     # the targets file runs rank 1's mlp and attn arms at rl.yaml's LRs; the plateau files centre
-    # each arm on its best LR at 80 steps (docs/study/report.md)
+    # each arm on the best LR its first 240-step run found (docs/study.md)
     arms = {(p.rank, p.targets) for p in sweep.expand(specs["rl_targets"])}
     assert arms == {(1, "mlp"), (1, "attn")}
     assert specs["rl_targets"].lrs_for(1) == specs["rl"].lrs_for(1)
-    assert specs["plateau_r1"].lrs_for(1) == [1e-4, 3.16e-4, 1e-3]
-    assert specs["plateau_r16"].lrs_for(16) == [3.16e-4, 1e-3, 3.16e-3]
+    assert specs["plateau_r1"].lrs_for(1) == [3.16e-4, 1e-3, 3.16e-3]
+    assert specs["plateau_r16"].lrs_for(16) == [1e-4, 3.16e-4, 1e-3]
     assert specs["plateau_full"].lrs_for("full") == [6.32e-5, 2e-4, 6.32e-4]
 
 
