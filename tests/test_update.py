@@ -117,7 +117,9 @@ def test_gradient_is_the_same_for_1_2_4_micro_batches(tiny_path, loss_fn, loss_c
         split, stats = one_update_grads(policy, batch, loss_fn, loss_cfg, budgets[k])
         for a, b in zip(whole, split):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
-        assert stats["loss/pg"] == pytest.approx(whole_stats["loss/pg"], rel=1e-5)
+        # centred advantages make the loss a near-cancelling sum of O(1) terms: its rounding is
+        # absolute, at the terms' scale, whatever the (tiny) total
+        assert stats["loss/pg"] == pytest.approx(whole_stats["loss/pg"], rel=1e-5, abs=1e-7)
 
 
 def test_token_mean_weighs_every_token_alike(tiny_path):
