@@ -98,8 +98,10 @@ def main_study(rl: list[Study]) -> Study | None:
     tiny = [s for s in rl if s.runs[0].model == "tiny"] or rl
     if not tiny:
         return None
-    runs_at = Counter(s.runs[0].pps for s in tiny for _ in s.runs)
-    pps = max(sorted(runs_at), key=runs_at.get)
+    runs_at = Counter()
+    for s in tiny:
+        runs_at[s.runs[0].pps] += len(s.runs)
+    pps = max(sorted(runs_at), key=runs_at.get)  # sorted: a tie goes to the smaller batch
     return min((s for s in tiny if s.runs[0].pps == pps), key=lambda s: s.n_steps)
 
 
