@@ -112,6 +112,13 @@ def plateau_study(rl: list[Study], main: Study) -> Study | None:
     return max(longer, key=lambda s: s.n_steps, default=None)
 
 
+def reading_order(rl: list[Study]) -> list[Study]:
+    """The main study, then the plateau study, then the rest as given: the report's sections."""
+    main = main_study(rl)
+    first = [s for s in (main, main and plateau_study(rl, main)) if s]
+    return first + [s for s in rl if all(s is not f for f in first)]
+
+
 def _setup(study: Study) -> tuple[str, int, int]:
     r = study.runs[0]
     return r.model, r.pps, r.config.data.group_size * r.pps * study.n_steps

@@ -1043,12 +1043,12 @@ def render(found: Found, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     md = [*section_header(found), *section_failed(found)]
     if found.finished:
-        from grpo_lora.claims import section_claims  # it builds on this module
+        from grpo_lora.claims import reading_order, section_claims  # they build on this module
 
         md.append(DEFINITIONS)
         rl = studies(found.finished)
         md += section_claims(found.finished, rl, found.runs_dir, out)
-        for study in rl:
+        for study in reading_order(rl):
             md += analyse(study, out)
     else:
         md.append("No finished runs: nothing to analyse.\n")

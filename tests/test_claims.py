@@ -264,3 +264,14 @@ def test_main_study_is_the_shortest_horizon_even_when_the_plateau_has_more_runs(
     main = claims.main_study(bigger)
     assert (main.runs[0].model, main.runs[0].pps, main.n_steps) == ("tiny", 8, 20)
     assert claims.plateau_study(bigger, main).n_steps == 40
+
+
+def test_the_report_reads_the_main_study_then_the_plateau_then_the_rest(study_dir):
+    def key(s):
+        return s.runs[0].model, s.runs[0].pps, s.n_steps
+
+    given = list(reversed(report.studies(runs.load_runs(study_dir)[0])))
+    order = [key(s) for s in claims.reading_order(given)]
+    assert order[:2] == [("tiny", 8, 20), ("tiny", 8, 40)]  # main, plateau
+    assert order[2:] == [key(s) for s in given if key(s) not in order[:2]]  # the rest as given
+    assert len(order) == len(given) == 5
