@@ -724,6 +724,12 @@ def fig_cost(
 def section_summary(study: Study) -> list[str]:
     """The verdicts first: the reader wants the answer, then the evidence."""
     head = f'## Summary: agreement with "LoRA Without Regret"{study.heading}\n'
+    starts = [v for r in study.runs if is_number(v := r.summary.get("eval_pass1_start"))]
+    if starts:  # where the runs began: a study's rewards only compare with its own start
+        head += (
+            f"\nHeld-out pass@1 before training: {statistics.fmean(starts):.3f} "
+            f"(mean of `eval_pass1_start` over {len(starts)} runs).\n"
+        )
     return [head, *(f"- {v}" for v in verdicts(study)), ""]
 
 

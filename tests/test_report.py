@@ -99,7 +99,7 @@ def _write_run(d: Path, rank, targets, lr, seed, final, steps=STEPS, finished=Tr
                 {
                     "run_dir": str(d),
                     "steps": steps,
-                    "eval_pass1_start": 0.2,
+                    "eval_pass1_start": 0.2 + 0.01 * seed,
                     "eval_pass1_end": final - 0.1,
                     "wall_s": 60.0,
                     "trainable_params": params,
@@ -190,6 +190,8 @@ def test_report_tables_hold_the_hand_worked_numbers(written):
     # (f) cost: train step time without the 30 s evals
     assert "| LoRA r=1 (all) | 1.000 | 0.50x | 500 | 0.62x |" in md
     assert "| FullFT | 2.000 | 1.00x | 800 | 1.00x |" in md
+    # the start: seeds 0 and 1 began at 0.20 and 0.21
+    assert "Held-out pass@1 before training: 0.205 (mean of `eval_pass1_start` over" in md
     # the crashed run is listed, not used
     assert "`run-crashed`" in md and "0.990" not in md and "3e-02" not in md
     assert "not a valid config: `run-badconfig` (lora.rank: must be >= 1" in md
