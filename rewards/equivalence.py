@@ -8,10 +8,11 @@ symbols by probing them at fixed, irregular points (no unbounded ``simplify``).
 Containers: sets and bare lists (roots) in any order, as multisets; tuples, points and matrices in
 order; intervals with their open/closed ends; ratios up to a common factor (``5:12`` = ``10:24`` =
 ``5/12``). Relations (:mod:`rewards.relations`): ``x = 3``, ``(a, b) = (4, 1)``, ``|PQ| = 2`` against
-their value; a chain ``y = 2+3+3 = 8`` as its last member; ``y = 2/7 \\approx 0.29`` as its exact
-member; equations up to a constant factor; inequalities in one unknown as intervals (``-t > -2`` is
-``t < 2``; ``2 \\le |w| \\le 5`` is a union); ``x \\in S`` as ``S``. A percent on one side only is
-tried both as written and scaled by 100.
+their value, and an answer ``y^2 = 20`` or ``\\sin \\angle ABC = 3/5`` (one term in unknowns on the
+left, a value on the right) by its right side; a chain ``y = 2+3+3 = 8`` as its last member;
+``y = 2/7 \\approx 0.29`` as its exact member; equations up to a constant factor; inequalities in one
+unknown as intervals (``-t > -2`` is ``t < 2``; ``2 \\le |w| \\le 5`` is a union); ``x \\in S`` as
+``S``. A percent on one side only is tried both as written and scaled by 100.
 
 >>> from rewards.parse import parse
 >>> equivalent(parse(r"\\frac{\\sqrt{6}}{2}"), parse(r"\\sqrt{\\frac32}"))
@@ -119,7 +120,25 @@ def _eq_relation(g, a, tol) -> bool:
     rel, other = (g, a) if isinstance(g, Relation) else (a, g)
     if rel.ops == ("=",) and is_name(rel.parts[0]):
         return _eq(rel.parts[1], other, tol) if rel is g else _eq(other, rel.parts[1], tol)
+    if rel is a and _states_value(a):  # y^2 = 20, \sin \angle ABC = 3/5 against a value
+        return _eq(g, a.parts[1], tol)
     return False
+
+
+def _states_value(r: Relation) -> bool:
+    """``quantity = value``: one term in unknowns (a power, a function value, an angle's sine) on the
+    left and a closed value on the right, as an answer states what it found. A sum on the left
+    (``x + y = 3``) is an equation still to solve, not a quantity."""
+    if r.ops != ("=",):
+        return False
+    left, right = r.parts
+    return (
+        _is_scalar(left)
+        and _is_scalar(right)
+        and bool(left.free_symbols)
+        and not isinstance(left, sp.Add)
+        and not right.free_symbols
+    )
 
 
 def _eq_equation(g: Relation, a: Relation, tol) -> bool:

@@ -14,9 +14,12 @@ in order:
    ``\\[...\\]`` on the lines after it);
 4. the last ``#### N`` line (MATH, DeepMath);
 5. the last bold span holding a number or LaTeX (``**19**``);
-6. the last inline or display math (``$...$``, ``\\(...\\)``, ``\\[...\\]``, across lines), unless a
+6. outside GSM8K, the value a closing sentence states (:func:`closing_answer`: "Therefore there are 5
+   possible values of $k$.", "So the constant term is 28."), ranked above the last expression of
+   the derivation before it;
+7. the last inline or display math (``$...$``, ``\\(...\\)``, ``\\[...\\]``, across lines), unless a
    number stated in a later sentence follows it;
-7. the last number (outside GSM8K a fraction ``2/3`` counts as one).
+8. the last number (outside GSM8K a fraction ``2/3`` counts as one).
 
 Every scan is linear in the text (brace matching by hand; bounded regex windows on the tail).
 
@@ -229,6 +232,87 @@ def _box_end(text: str, box: tuple[int, str]) -> int:
     return m.end() + len(content) + (1 if m.group(1) else 0)
 
 
+# The closing-sentence rule (step 6). A sentence *states* a value when a number or a maths span
+# follows a copula ("is", "are", "=", "a total of", "there are") or opens a concluding sentence
+# ("Therefore, $x^3 = 12$."), and only words (or a name like $k$) follow it to the sentence's end.
+CLOSING_SENTENCES = 3  # how far back from the end a statement is looked for
+_STATED_AFTER_RE = re.compile(
+    r"(?:\b(?:is|are|was|were|equals?|be|becomes|gives|yields|get|obtain|total\s+of|there\s+(?:is|are))"
+    r"|=)\s*(?:\b(?:approximately|exactly|about|just|simply|then|equal\s+to|therefore)\b\s*)*:?\s*$"
+    r"|(?:^\s*|[,;:]\s*)(?:therefore|thus|hence|so|in\s+conclusion|in\s+summary|finally)\s*,?\s*"
+    r"(?:we\s+(?:have|get|find|obtain)\s*:?\s*)?$",
+    re.IGNORECASE,
+)
+_CONCLUDES_RE = re.compile(
+    r"\s*(?:therefore|thus|hence|so|in\s+conclusion|in\s+summary|finally|consequently)\b",
+    re.IGNORECASE,
+)
+_TRAILING_WORDS_RE = re.compile(r"[\s,]*(?:[A-Za-z'\-]+(?![A-Za-z'\-])[\s,]*){0,12}[.!?:]?\s*")
+_REJECTED_RE = re.compile(
+    r"\b(?:is|are|was|were|does|do)\s+not\b|\b(?:isn't|aren't)\b", re.IGNORECASE
+)
+_NAME_MATH_RE = re.compile(r"\s*(?:[A-Za-z](?:_\{?\w{1,3}\}?)?|[A-Z]{2,3})\s*")
+_MASK = "\x00"  # stands for each character of a maths span while sentences are read
+
+
+def closing_answer(text: str) -> tuple[str | None] | None:
+    """The value the closing sentences state, as ``(value,)``; ``(None,)`` when the last sentence
+    holding a value rejects it ("so $x = 14$ and $y = 15$ is not a solution"); None when they state
+    nothing (then the last expression decides).
+
+    The latest statement among the last :data:`CLOSING_SENTENCES` sentences wins; a later sentence
+    holding some other value (not a name such as $k$) overrides an earlier plain statement, but not
+    an earlier concluding one ("Therefore, ..." then a remark).
+    """
+    tail = text[max(0, len(text) - TAIL_CHARS) :]
+    spans = []  # (start, end, value, is a name)
+    masked = list(tail)  # maths masked: its dots break no sentence, its digits are no numbers
+    breaks = [m.end() for m in _SENTENCE_BREAK_RE.finditer(tail)]
+    for m in _INLINE_RE.finditer(tail):
+        inner = next(g for g in m.groups() if g is not None)
+        named = bool(_NAME_MATH_RE.fullmatch(inner))
+        spans.append((m.start(), m.end(), _clean_span(inner), named))
+        masked[m.start() : m.end()] = ("k" if named else _MASK).ljust(m.end() - m.start())
+        if inner.rstrip().endswith("."):  # "... is: \\[f(x) = -x + 1.\\] This function ..."
+            breaks.append(m.end())
+    masked = "".join(masked)
+    breaks = sorted(b for b in set(breaks) if b < len(tail.rstrip()))
+    bounds = list(zip([0, *breaks], [*breaks, len(tail)]))[-CLOSING_SENTENCES:]
+    blocked = False
+    for k, (lo, hi) in enumerate(reversed(bounds)):
+        values = _sentence_values(masked, spans, lo, hi)
+        if k == 0 and values and _REJECTED_RE.search(masked, values[-1][1], hi):
+            return (None,)
+        stated = _stated(masked, values, lo, hi)
+        if stated is not None and (not blocked or _CONCLUDES_RE.match(masked, lo)):
+            return (stated,)
+        blocked = blocked or any(not named for *_, named in values)
+    return None
+
+
+def _sentence_values(masked: str, spans, lo: int, hi: int) -> list[tuple[int, int, str, bool]]:
+    """``(start, end, value, is a name)`` of each maths span and number in ``masked[lo:hi]``."""
+    out = [v for v in spans if lo <= v[0] and v[1] <= hi]
+    for m in _FRACTION_RE.finditer(masked, lo, hi):
+        out.append((m.start(), m.end(), m.group(0).replace(" ", ""), False))
+    for m in _NUMBER_RE.finditer(masked, lo, hi):
+        if not any(a <= m.start() < b for a, b, *_ in out):
+            out.append((m.start(), m.end(), m.group(0).replace("$", "").replace(" ", ""), False))
+    return sorted(out)
+
+
+def _stated(masked: str, values, lo: int, hi: int) -> str | None:
+    """The last value the sentence ``masked[lo:hi]`` states (see :func:`closing_answer`)."""
+    if _NEGATION_RE.search(masked, lo, hi):
+        return None
+    for start, end, value, named in reversed(values):
+        if named or not _TRAILING_WORDS_RE.fullmatch(masked, end, hi):
+            continue
+        if _STATED_AFTER_RE.search(masked[max(lo, start - 200) : start]):
+            return value
+    return None
+
+
 def _math_or_number(text: str, bare: bool = True) -> tuple[str, str] | None:
     """The last inline/display math, or the last number when a later sentence states one."""
     offset = max(0, len(text) - TAIL_CHARS)
@@ -248,13 +332,13 @@ def _math_or_number(text: str, bare: bool = True) -> tuple[str, str] | None:
 
 def completion_answer(completion: str, dataset: str) -> tuple[str, str] | None:
     """``(answer span, where it was found)`` or ``None``; ``where`` is one of ``hash boxed phrase
-    bold math whole number`` (``whole``: a short one-line completion taken as the answer)."""
+    bold closing math whole number`` (``whole``: a short one-line completion taken as the answer)."""
     text = cut_ramble(completion)
     if dataset == "gsm8k":
         span = _last_hash(text)
         if span:
             return span, "hash"
-    boxes = boxed(text)
+    boxes = [b for b in boxed(text) if b[1].strip()]  # "put it within \\boxed{}" is no answer
     if boxes:
         pick = len(boxes) - 1
         finals = list(_FINAL_RE.finditer(text))
@@ -283,7 +367,11 @@ def completion_answer(completion: str, dataset: str) -> tuple[str, str] | None:
         if (re.search(r"\d|\\", b)) and not b.endswith(":"):
             return _clean_span(b), "bold"
     if dataset != "gsm8k":
-        return _math_or_number(text)
+        closing, last = closing_answer(text), _math_or_number(text)
+        if closing is None or (last and closing[0] == last[0]):
+            return last
+        # (None,): the solution ends by rejecting what it found
+        return (closing[0], "closing") if closing[0] else None
     number = _last_number(text)
     return (number[0], "number") if number else None
 

@@ -13,10 +13,20 @@ Grade(correct=True, extracted='19', reason='match')
 True
 >>> grade("\\\\boxed{-1, 3}", "3, -1", "deepmath").correct, grade("\\\\boxed{3}", "3, -1", "deepmath").reason
 (True, 'mismatch')
+
+Equal values are the default. ``strict=True`` (MATH's official scoring) also wants the gold's form:
+a fraction in lowest terms when the gold's is, no decimal for a common-fraction gold (unless the gold
+is a decimal), ``a:b`` for a ratio gold, and for a gold that is one simplified term with unknowns
+(``\\sin x``) the same expression up to the order of its factors; an equal value in another form
+is ``Grade(False, ..., "form")``.
+
+>>> grade("\\\\boxed{\\\\frac{6}{8}}", "\\\\boxed{\\\\frac34}", "math", strict=True).reason
+'form'
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -34,7 +44,8 @@ from rewards.extract import (
 )
 from rewards.normalize import decimal_comma, normalize
 from rewards.parse import ParseError, parse
-from rewards.values import Choice, Parsed, Text
+from rewards.relations import canonical
+from rewards.values import Choice, Parsed, Relation, Seq, Text
 
 DATASETS = ("gsm8k", "math", "deepmath")
 MAX_EXTRACTED_CHARS = 200  # how much of the answer a Grade carries
@@ -44,7 +55,8 @@ MAX_EXTRACTED_CHARS = 200  # how much of the answer a Grade carries
 class Grade:
     """The verdict on one completion. ``reason`` is one of: ``match``, ``mismatch``, ``no_answer``
     (nothing answer-like found), ``unparseable`` (an answer that is neither maths we read nor the
-    gold's text), ``timeout`` (from :func:`rewards.grade_many`), ``error`` (a bug: please report)."""
+    gold's text), ``form`` (with ``strict=True``: the gold's value in another form), ``timeout``
+    (from :func:`rewards.grade_many`), ``error`` (a bug: please report)."""
 
     correct: bool
     extracted: str | None
@@ -174,8 +186,9 @@ def check_gold(gold: str, dataset: str) -> None:
 # Grading.
 
 
-def grade(completion: str, gold: str, dataset: str) -> Grade:
-    """Grade one completion against its gold answer (see the module docstring)."""
+def grade(completion: str, gold: str, dataset: str, *, strict: bool = False) -> Grade:
+    """Grade one completion against its gold answer (see the module docstring); ``strict``: the
+    answer must also be in the gold's form (MATH's official scoring; GSM8K golds are plain numbers)."""
     check_dataset(dataset)
     if not isinstance(gold, str):
         raise GoldError(f"gold must be a string, got {type(gold).__name__}: {gold!r:.200}")
@@ -191,9 +204,9 @@ def grade(completion: str, gold: str, dataset: str) -> Grade:
         if dataset == "gsm8k":
             correct, reason = _compare_gsm8k(golds[0], span)
         else:
-            correct, reason = False, "mismatch"
-            for g in golds:
-                correct, reason = _compare(g, span)
+            correct, reason, matched = False, "mismatch", golds[0]
+            for matched in golds:
+                correct, reason = _compare(matched, span)
                 if correct:
                     break
             if reason == "unparseable" and found[1] in ("whole", "phrase"):
@@ -203,8 +216,11 @@ def grade(completion: str, gold: str, dataset: str) -> Grade:
                 else:
                     value = last_number(completion, fractions=True)
                 if value is not None:
-                    extracted = value[:MAX_EXTRACTED_CHARS]
-                    correct, reason = _compare(golds[0], value)
+                    span, extracted = value, value[:MAX_EXTRACTED_CHARS]
+                    matched = golds[0]
+                    correct, reason = _compare(matched, value)
+            if correct and strict and not _in_gold_form(matched, span):
+                correct, reason = False, "form"
     except (RecursionError, MemoryError, ParseError, ArithmeticError, TypeError, ValueError):
         return Grade(False, extracted, "error")
     return Grade(correct, extracted, reason)
@@ -251,6 +267,53 @@ def _compare(gold: _Gold, span: str) -> tuple[bool, str]:
         return ok, "match" if ok else "unparseable"
     ok = equivalent(value, answer) or _decimal_comma_match(gold, span, answer)
     return ok, "match" if ok else "mismatch"
+
+
+# ---------------------------------------------------------------------------------------------------
+# strict=True: the gold's form.
+
+_INT_FRACTION_RE = re.compile(
+    r"\\frac\s*(?:\{\s*(\d+)\s*\}|(\d))\s*(?:\{\s*(\d+)\s*\}|(\d))|(?<![\d.])(\d+)\s*/\s*(\d+)(?![\d.])"
+)
+_COMMON_FRACTION_RE = re.compile(r"\\frac|/")
+
+
+def _unreduced(span: str) -> bool:
+    """True when ``span`` writes a fraction of whole numbers not in lowest terms (``\\frac{6}{8}``)."""
+    for m in _INT_FRACTION_RE.finditer(normalize(span).text):
+        num, den = (int(x) for x in m.groups() if x is not None)
+        if math.gcd(num, den) > 1:
+            return True
+    return False
+
+
+def _in_gold_form(gold: _Gold, span: str) -> bool:
+    """The strict rules of :func:`grade` for an answer whose value equals the gold's."""
+    if not isinstance(gold.value, Parsed):
+        return True  # a choice letter or words: compared as written already
+    try:
+        answer = parse(span)
+    except ParseError:
+        return True  # the same string as the gold's
+    if _unreduced(span) and not _unreduced(gold.text):
+        return False
+    fraction_gold = _COMMON_FRACTION_RE.search(normalize(gold.text).text)
+    if answer.approx and not gold.value.approx and fraction_gold:
+        return False
+    g, a = gold.value.value, _stated_value(answer.value)
+    if isinstance(g, Seq) and g.kind == "ratio":
+        return isinstance(a, Seq) and a.kind == "ratio"
+    if isinstance(g, sp.Basic) and g.free_symbols and not isinstance(g, sp.Add):
+        return a == g  # sympy's own canonical order: structure up to the order of terms
+    return True
+
+
+def _stated_value(v):
+    """What an answer states: ``x = 3`` states ``3``."""
+    v = canonical(v)
+    if isinstance(v, Relation) and v.ops == ("=",):
+        return v.parts[1]
+    return v
 
 
 def _decimal_comma_match(gold: _Gold, span: str, answer: Parsed) -> bool:

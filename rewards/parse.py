@@ -224,6 +224,8 @@ _RELOPS = {
 _MATRIX_ENVS = frozenset(
     ["pmatrix", "bmatrix", "Bmatrix", "matrix", "smallmatrix", "array", "psmallmatrix"]
 )
+# Geometry names: an angle or a segment stands for its measure (``m\\angle D`` is m * that too).
+_FIGURES = {"angle": "angle", "measuredangle": "angle", "overline": "segment"}
 _PM = sp.Symbol("pm_sign")  # placeholder for \pm; its name cannot come from input (see _symbol)
 
 
@@ -404,6 +406,7 @@ class _Parser:
                 or name in _GREEK
                 or name
                 in ("frac", "sqrt", "binom", "pi", "infty", "lfloor", "lceil", "begin", "{", "e")
+                or name in _FIGURES
             )
         return False
 
@@ -531,7 +534,35 @@ class _Parser:
         if self.is_("_"):
             self.next()
             name = f"{name}_{self.subscript()}"
+        elif self.is_("(") and self.peek().kind == "word":
+            return self.event(name)
         return sp.Symbol(name)
+
+    def event(self, name: str):
+        """``P(blue)``: a quantity of a named event (words in the brackets), as one symbol."""
+        self.next()
+        words = []
+        while not self.is_(")"):
+            t = self.next()
+            if t.kind not in ("word", "id", "num", "name") or len(words) >= 10:
+                raise ParseError("bad event")
+            words.append(t.text)
+        self.next()
+        return sp.Symbol(f"{name}({' '.join(words)})")
+
+    def figure(self, kind: str):
+        """``\\angle ABC``, ``\\overline{PQ}``: a named angle or segment, as one symbol."""
+        if self.is_("{"):
+            label = self.raw_group()
+        else:
+            label = ""
+            while self.tok.kind in ("id", "word") and self.tok.text.isupper() and len(label) < 8:
+                label += self.next().text
+            if not label and self.tok.kind == "num":
+                label = self.next().text
+        if not label:
+            raise ParseError(f"unnamed {kind}")
+        return sp.Symbol(f"{kind} {label}")  # the space keeps it apart from any input name
 
     def subscript(self) -> str:
         t = self.next()
@@ -599,6 +630,8 @@ class _Parser:
             return sp.oo
         if name == "emptyset":
             return Seq("set", ())
+        if name in _FIGURES:
+            return self.figure(_FIGURES[name])
         if name in _GREEK:
             return self.symbol(name)
         if name in _FUNCS:

@@ -45,11 +45,15 @@ def default_workers() -> int:
 # Worker side.
 
 
-def _task_grade(completion, gold, dataset):
+def _task_grade(completion, gold, dataset, strict=False):
     from rewards.grader import grade
 
-    g = grade(completion, gold, dataset)
+    g = grade(completion, gold, dataset, strict=strict)
     return g.correct, g.extracted, g.reason
+
+
+def _task_grade_strict(completion, gold, dataset):
+    return _task_grade(completion, gold, dataset, strict=True)
 
 
 def _task_sleep(seconds, *_):
@@ -66,7 +70,12 @@ def _task_info(*_):
     return True, ",".join(heavy), f"pid={os.getpid()}"
 
 
-_TASKS = {"grade": _task_grade, "sleep": _task_sleep, "info": _task_info}
+_TASKS = {
+    "grade": _task_grade,
+    "grade_strict": _task_grade_strict,
+    "sleep": _task_sleep,
+    "info": _task_info,
+}
 
 
 def worker_main(rfd: int, wfd: int) -> None:
@@ -198,7 +207,7 @@ class Pool:
     def map(
         self, items: Sequence[tuple[str, str, str]], timeout: float, task: str = "grade"
     ) -> list[Grade]:
-        """Run ``task`` (``grade``; ``sleep`` and ``info`` are for tests) on each item, in order."""
+        """Run ``task`` (``grade``, ``grade_strict``; ``sleep`` and ``info`` are for tests) on each item."""
         if task not in _TASKS:
             raise ValueError(f"unknown task {task!r}")
         n = len(items)
@@ -241,7 +250,7 @@ class Pool:
                             idx = w.queue.popleft()
                             results[idx] = (
                                 _timeout_grade(*items[idx])
-                                if task == "grade"
+                                if task.startswith("grade")
                                 else Grade(False, None, "timeout")
                             )
                             left -= 1
@@ -352,9 +361,14 @@ atexit.register(shutdown)
 
 
 def grade_many(
-    items: Sequence[tuple[str, str, str]], timeout: float = 1.0, workers: int | None = None
+    items: Sequence[tuple[str, str, str]],
+    timeout: float = 1.0,
+    workers: int | None = None,
+    *,
+    strict: bool = False,
 ) -> list[Grade]:
-    """Grade ``(completion, gold, dataset)`` items in worker processes, in order.
+    """Grade ``(completion, gold, dataset)`` items in worker processes, in order (``strict``: as
+    :func:`rewards.grade` with ``strict=True``).
 
     Each item has ``timeout`` seconds of wall time in its worker; past it the worker is killed and
     replaced and the item is ``Grade(False, extracted, "timeout")``. Unknown datasets raise
@@ -370,4 +384,4 @@ def grade_many(
         raise ValueError(f"timeout must be > 0, got {timeout}")
     if not items:
         return []
-    return get_pool(workers).map(items, timeout)
+    return get_pool(workers).map(items, timeout, "grade_strict" if strict else "grade")

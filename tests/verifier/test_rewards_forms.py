@@ -145,6 +145,60 @@ PRECISION = [  # 7. the precision policy (rewards/precision.py), the same in eve
     (D, "0.333333", "\\boxed{\\frac{1}{3}}", True),  # the decimal on the gold side
     (G, "#### 2.5", "#### 2.50", True),  # GSM8K: exact decimals
 ]
+CLOSING = [  # 8. unboxed solutions: the closing sentence's value over the derivation's last expression
+    (M, _m("15"), "Multiplying, the degrees add:\n\\[ 8 + 5 + 2 = 15 \\]\n\nTherefore, the degree of the polynomial \\((ax^6+bx^8+d)(x^5+f)(x^2+h)\\) is 15.", True),  # last expression a product of polynomials
+    (M, _m("15"), "Multiplying, the degrees add:\n\\[ 8 + 5 + 2 = 15 \\]\n\nTherefore, the degree of the polynomial \\((ax^6+bx^8+d)(x^5+f)(x^2+h)\\) is 16.", False),  # closing value wrong
+    (M, _m("1 - x"), "Thus the function \\(f(x)\\) that meets the conditions is: \\[f(x) = -x + 1.\\] This function is injective since its slope \\(-1\\) is never zero, as \\(g(t)\\) needs.", True),  # function name g(t) after the conclusion
+    (M, _m("1 - x"), "Thus the function \\(f(x)\\) that meets the conditions is: \\[f(x) = x + 1.\\] This function is injective since its slope \\(1\\) is never zero, as \\(g(t)\\) needs.", False),  # conclusion, wrong function
+    (M, _m("\\frac{1}{3}"), "Each sum is equally likely.\n\nThe probability that the number is divisible by 6 is approximately \\(1/3\\). This estimate holds for any fixed digits \\(A\\) and \\(B\\).", True),  # choice letter B mentioned in passing
+    (M, _m("\\frac{1}{3}"), "Each sum is equally likely.\n\nThe probability that the number is divisible by 6 is approximately \\(1/4\\). This estimate holds for any fixed digits \\(A\\) and \\(B\\).", False),  # stated value wrong
+    (M, _m("3"), "For \\(n = 6\\) there is no solution.\n\nIn summary, the values of \\(k\\) are \\(2\\) and \\(4\\), giving a total of \\(2 + 1 = 3\\) possible values for \\(n\\).", True),  # variable name n last
+    (M, _m("3"), "For \\(n = 6\\) there is no solution.\n\nIn summary, the values of \\(k\\) are \\(2\\) and \\(4\\), giving a total of \\(2 + 2 = 4\\) possible values for \\(n\\).", False),  # total wrong
+    (M, _m("5"), "Each \\(k\\) in the interval \\([1, 5]\\) works.\nTherefore there are 5 possible values of \\(k\\).", True),  # interval from an earlier step
+    (M, _m("5"), "Each \\(k\\) in the interval \\([1, 5]\\) works.\nTherefore there are 4 possible values of \\(k\\).", False),  # count wrong
+    (M, _m("15"), "If \\(x = 14\\), then \\(y = 15\\), and \\(6y - 2x = 62\\).\nSo, \\(x = 14\\) and \\(y = 15\\) is not a solution.", False),  # the closing sentence rejects it
+    (M, _m("15"), "If \\(x = 14\\), then \\(y = 15\\), and \\(6y - 2x = -12\\).\nSo, \\(x = 14\\) and \\(y = 15\\) is the solution.", True),  # the closing sentence accepts it
+    (M, _m("6"), "Since \\(2^6 = 64\\), putting the final answer within \\boxed{}, we get: \\[\\boxed{6}\\]", True),  # an empty \boxed{} in the instruction
+    (M, _m("6"), "Since \\(2^5 = 32\\), putting the final answer within \\boxed{}, we get: \\[\\boxed{5}\\]", False),  # empty \boxed{}, wrong box
+]
+
+QUANTITIES = [  # 9. a relation with a quantity on the left: its right side against a value gold
+    (M, _m("12"), "Since \\(x = 2/k\\), we get \\(x^3 = 8/(2/3)\\).\n\nTherefore, \\(x^3 = 12\\).", True),  # a power on the left
+    (D, "20", "\\boxed{y^2 = 20}", True),  # the question asks for y^2
+    (D, "2\\sqrt{5}", "\\boxed{y^2 = 20}", False),  # the value of y is not y^2
+    (D, "5", "\\boxed{f(2) = 5}", True),  # a function value
+    (D, "2", "\\boxed{f(2) = 5}", False),  # the argument is not the value
+    (D, "\\frac{3}{5}", "\\boxed{\\sin \\angle ABC = \\frac{3}{5}}", True),  # an angle on the left
+    (D, "\\frac{4}{5}", "\\boxed{\\sin \\angle ABC = \\frac{3}{5}}", False),  # angle, wrong value
+    (D, "-\\frac{24}{25}", "\\boxed{\\cos \\angle RPS = -\\frac{24}{25}}", True),  # cosine of an angle
+    (D, "7", "\\boxed{\\overline{PQ} = 7}", True),  # a segment
+    (D, "7", "\\boxed{\\overline{PQ} = 8}", False),  # segment, wrong length
+    (D, "35", "\\boxed{m\\angle D = 35^\\circ}", True),  # a measure of an angle
+    (D, "145", "\\boxed{m\\angle D = 35^\\circ}", False),  # the supplement
+    (D, "\\frac{3}{7}", "\\boxed{P(\\text{blue}) = \\frac{3}{7}}", True),  # a probability of an event
+    (D, "\\frac{4}{7}", "\\boxed{P(\\text{blue}) = \\frac{3}{7}}", False),  # probability, wrong
+    (D, "\\sin \\angle ABC = \\frac35", "\\boxed{\\sin \\angle ABC = \\frac{3}{5}}", True),  # relation against a relation: both sides
+    (D, "\\sin \\angle ABC = \\frac35", "\\boxed{\\cos \\angle ABC = \\frac{3}{5}}", False),  # relation, other left side
+    (D, "3", "\\boxed{x + y = 3}", False),  # a sum on the left is an equation, not a quantity
+]
+
+# (dataset, gold, completion, correct by default, correct with strict=True)
+STRICT = [  # 10. strict=True: MATH's official scoring wants the gold's form
+    (M, _m("\\frac34"), "\\boxed{\\frac{6}{8}}", True, False),  # unreduced fraction
+    (M, _m("\\frac34"), "\\boxed{\\frac{3}{4}}", True, True),  # lowest terms
+    (D, "\\frac{6}{8}", "\\boxed{\\frac{6}{8}}", True, True),  # the gold itself unreduced
+    (M, _m("\\frac34"), "\\boxed{x = \\frac{6}{8}}", True, False),  # unreduced after a name
+    (M, _m("\\frac52\\sqrt2"), "\\boxed{2.5\\sqrt2}", True, False),  # decimal for a common fraction
+    (M, _m("\\frac34"), "\\boxed{0.75}", True, False),  # decimal for a common fraction
+    (M, _m("2.5"), "\\boxed{2.5}", True, True),  # the gold is a decimal
+    (M, _m("2:3"), "\\boxed{\\frac23}", True, False),  # a fraction for a ratio
+    (M, _m("2:3"), "\\boxed{2:3}", True, True),  # the ratio as a:b
+    (M, _m("\\sin x"), "\\boxed{\\frac{\\sin 2x}{2\\cos x}}", True, False),  # unsimplified expression
+    (M, _m("\\sin x"), "\\boxed{\\sin(x)}", True, True),  # the same term
+    (M, _m("2xy"), "\\boxed{y \\cdot 2x}", True, True),  # the same term, factors reordered
+    (M, _m("x^2 + 2x + 1"), "\\boxed{(x+1)^2}", True, True),  # a sum gold: equal values
+    (M, _m("\\frac34"), "\\boxed{\\frac{6}{9}}", False, False),  # a wrong value stays wrong
+]
 # fmt: on
 
 CLASSES = {
@@ -155,6 +209,8 @@ CLASSES = {
     "correction": CORRECTION,
     "matrices": MATRICES,
     "precision": PRECISION,
+    "closing": CLOSING,
+    "quantities": QUANTITIES,
 }
 CASES = [(name, *case) for name, table in CLASSES.items() for case in table]
 
@@ -173,3 +229,19 @@ def test_form(cls, dataset, gold, completion, correct):
 def test_every_class_has_positives_and_negatives(name):
     kinds = {case[3] for case in CLASSES[name]}
     assert kinds == {True, False}
+
+
+@pytest.mark.parametrize(
+    ("dataset", "gold", "completion", "default", "strict"),
+    STRICT,
+    ids=[f"strict-{i:02d}-{'pos' if c[4] else 'neg'}" for i, c in enumerate(STRICT)],
+)
+def test_strict_form(dataset, gold, completion, default, strict):
+    assert grade(completion, gold, dataset).correct is default
+    g = grade(completion, gold, dataset, strict=True)
+    assert g.correct is strict, g
+    assert g.reason == ("match" if strict else "form" if default else "mismatch"), g
+
+
+def test_strict_has_rejections_and_acceptances():
+    assert {(c[3], c[4]) for c in STRICT} == {(True, True), (True, False), (False, False)}

@@ -27,6 +27,15 @@ def test_same_grades_as_in_process_and_in_order():
     assert grade_many([]) == []
 
 
+def test_strict_in_workers():
+    items = [
+        ("\\boxed{\\frac{6}{8}}", "\\boxed{\\frac34}", "math"),
+        ("\\boxed{2:3}", "2:3", "deepmath"),
+    ]
+    assert [g.reason for g in grade_many(items, strict=True)] == ["form", "match"]
+    assert [g.reason for g in grade_many(items)] == ["match", "match"]
+
+
 def test_from_a_worker_thread():
     """Regression (math-verify/TRL): time limits must work outside the main thread."""
     box = {}
