@@ -6,7 +6,7 @@ EXTRA ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(EXTRA)
 
-.PHONY: install demo test lint format study
+.PHONY: install demo test lint format study gpu-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ study: install
 	  pack=$$(case $$s in sft) ;; plateau_*) echo "--pack 9" ;; *) echo "--pack 6" ;; esac); \
 	  $(BIN)/grpo-lora sweep recipes/study/$$s.yaml $$pack || status=1; \
 	done; $(BIN)/grpo-lora report runs/study && exit $$status
+
+# the one check to run on a GPU machine (docs/gpu.md); never part of CI's tests
+gpu-check: install
+	$(BIN)/python bench/gpu_check.py
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -10,8 +10,32 @@ as Python lists (docs/vllm-cpu.md). Full weights for an engine core in this proc
 from __future__ import annotations
 
 import logging
+from importlib import metadata
 
 from safetensors.torch import load
+
+VLLM_VERSION = "0.32.0"  # the vLLM these internals are written against; pyproject's extras pin it
+
+
+def check_vllm_version(installed: str | None = None) -> None:
+    """A one-line EngineError unless the installed vLLM (``vllm`` or ``vllm-cpu``, read from the
+    package metadata, without importing it) is `VLLM_VERSION` (a local tag such as +cu129 aside)."""
+    from grpo_lora.engines.base import EngineError
+
+    if installed is None:
+        dists = metadata.packages_distributions().get("vllm") or ["vllm"]
+        try:
+            installed = metadata.version(dists[0])
+        except metadata.PackageNotFoundError:
+            raise EngineError(
+                f"vLLM is not installed: engine.kind vllm needs vllm=={VLLM_VERSION} "
+                "(pip install -e '.[gpu]', or '.[cpu]' without a GPU), or use engine.kind hf"
+            ) from None
+    if installed.split("+")[0] != VLLM_VERSION:
+        raise EngineError(
+            f"vLLM {installed} is installed, but grpo_lora/engines/vllm_worker.py uses the internals "
+            f"of vLLM {VLLM_VERSION}: pip install vllm=={VLLM_VERSION} (the gpu extra), or use engine.kind hf"
+        )
 
 
 class WorkerExtension:
