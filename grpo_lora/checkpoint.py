@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import re
 import shutil
 from collections.abc import Callable
@@ -26,10 +25,12 @@ from pathlib import Path
 
 import torch
 
+from grpo_lora import rng
 from grpo_lora.policy import Policy
 
 SEAL = "complete.json"  # written last: its presence and contents say the folder is whole
 STATE = "trainer_state.pt"
+PENDING = "pending_rollouts.pt"
 ADAPTER = "adapter/adapter_model.safetensors"
 STEP_NAME = re.compile(r"step_(\d+)$")
 
@@ -42,11 +43,21 @@ class CheckpointError(RuntimeError):
 
 
 def save_checkpoint(
-    run_dir: Path, step: int, policy: Policy, optimizer, scheduler, keep: int
+    run_dir: Path,
+    step: int,
+    policy: Policy,
+    optimizer,
+    scheduler,
+    keep: int,
+    rngs: list[dict] | None = None,
+    pending: list | None = None,
 ) -> Path:
     """Write ``checkpoints/step_{step:06d}``, point ``checkpoints/latest`` at it, and keep the
-    ``keep`` newest. On any failure the temporary folder is removed, ``latest`` and the previous
-    checkpoints are untouched, and :class:`CheckpointError` says what happened in one line."""
+    ``keep`` newest. ``rngs[r]`` is process r's random streams (default: this process's global
+    ones); ``pending[r]``, process r's rollouts already drawn for the next step (async rollouts),
+    which a resume must train on rather than sample again. On any failure the temporary folder is
+    removed, ``latest`` and the previous checkpoints are untouched, and :class:`CheckpointError`
+    says what happened in one line."""
     root = run_dir / "checkpoints"
     final = root / f"step_{step:06d}"
     tmp = root / f".{final.name}.tmp"
@@ -54,7 +65,7 @@ def save_checkpoint(
     try:
         root.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
-        _write_folder(tmp, step, policy, optimizer, scheduler)
+        _write_folder(tmp, step, policy, optimizer, scheduler, rngs or [rng.capture()], pending)
         # re-saving a step (after resuming from an older one) replaces that folder
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
@@ -71,7 +82,9 @@ def save_checkpoint(
     return final
 
 
-def _write_folder(folder: Path, step: int, policy: Policy, optimizer, scheduler) -> None:
+def _write_folder(
+    folder: Path, step: int, policy: Policy, optimizer, scheduler, rngs: list[dict], pending
+) -> None:
     """Everything a resume needs, then the seal (sizes and sha256 of every file), all fsynced."""
     folder.mkdir(parents=True)
     policy.save(folder / ("adapter" if policy.is_lora else "model"))
@@ -79,9 +92,11 @@ def _write_folder(folder: Path, step: int, policy: Policy, optimizer, scheduler)
         "step": step,
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
-        "rng": _rng_state(),
+        "rng": rngs,
     }
     torch.save(state, folder / STATE)
+    if pending is not None:
+        torch.save(pending, folder / PENDING)
     files = {
         f.relative_to(folder).as_posix(): _describe(f)
         for f in sorted(folder.rglob("*"))
@@ -171,8 +186,16 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return path if path.exists() else None
 
 
-def resume(run_dir: Path, policy: Policy, optimizer, scheduler, log: Callable[[str], None]) -> int:
-    """Load the newest checkpoint that reads back whole and return its step (0 when none does).
+def resume(
+    run_dir: Path,
+    policy: Policy,
+    optimizer,
+    scheduler,
+    log: Callable[[str], None],
+    rank: int = 0,
+) -> int:
+    """Load the newest checkpoint that reads back whole and return its step (0 when none does);
+    the global random streams become process ``rank``'s as saved.
 
     The one ``latest`` names is tried first, then the older ones, newest first. Exactly one line is
     logged: where the run resumes from, preceded by each damaged checkpoint skipped and why."""
@@ -183,7 +206,7 @@ def resume(run_dir: Path, policy: Policy, optimizer, scheduler, log: Callable[[s
         except Exception as e:  # a damaged file can raise nearly anything from its reader
             skipped.append(f"checkpoint {path.name} is unreadable ({_reason(e)})")
             continue
-        _apply(loaded, policy, optimizer, scheduler)
+        _apply(loaded, policy, optimizer, scheduler, rank)
         log("; ".join([*skipped, f"resuming from {path} (step {loaded.step})"]))
         return loaded.step
     end = "no usable checkpoint left" if skipped else f"no checkpoint in {run_dir}"
@@ -198,8 +221,17 @@ def load_checkpoint(path: Path, policy: Policy, optimizer, scheduler) -> int:
         loaded = _read(path, policy, optimizer)
     except Exception as e:
         raise CheckpointError(f"checkpoint {path} is unreadable ({_reason(e)})") from e
-    _apply(loaded, policy, optimizer, scheduler)
+    _apply(loaded, policy, optimizer, scheduler, 0)
     return loaded.step
+
+
+def pending_rollouts(run_dir: Path, step: int, rank: int = 0):
+    """Process ``rank``'s rollouts drawn for step ``step + 1`` before checkpoint ``step`` was
+    taken, or None where that checkpoint holds none (no async rollouts, or the run's last step)."""
+    path = run_dir / "checkpoints" / f"step_{step:06d}" / PENDING
+    if not path.exists():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=False)[rank]
 
 
 def _candidates(root: Path) -> list[Path]:
@@ -309,29 +341,17 @@ def _check_optimizer(saved: dict, optimizer) -> None:
         raise CheckpointError(f"optimizer groups of {ours} parameters, the live one {live}")
 
 
-def _apply(loaded: _Loaded, policy: Policy, optimizer, scheduler) -> None:
+def _apply(loaded: _Loaded, policy: Policy, optimizer, scheduler, rank: int) -> None:
     """Put a checked checkpoint into the live objects (nothing here is expected to fail)."""
     optimizer.load_state_dict(loaded.state["optimizer"])
     scheduler.load_state_dict(loaded.state["scheduler"])
     policy.load_weights(loaded.weights)
-    _set_rng_state(loaded.state["rng"])
+    saved = loaded.state["rng"]
+    # a dict: one process's streams, as checkpoints held them before each process saved its own
+    rng.restore(saved[rank] if isinstance(saved, list) else saved)
 
 
-# --- RNG and messages ---
-
-
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state()  # the current device's
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"])
+# --- messages ---
 
 
 def _step_of(path: Path) -> int:

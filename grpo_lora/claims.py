@@ -59,7 +59,7 @@ from grpo_lora.report import (
     pointwise_best,
     sd_curve,
 )
-from grpo_lora.runs import Run, is_number, lr_tag
+from grpo_lora.runs import Run, is_number, lr_tag, setting_groups
 from grpo_lora.sweep import WALL_TIMES
 from grpo_lora.tiny import TinyRecipe
 
@@ -568,8 +568,11 @@ def _walls(root: Path) -> list[list[str]]:
 def section_claims(runs: list[Run], rl: list[Study], root: Path, out: Path) -> list[str]:
     """Each claim's verdict with its numbers, then the width, batch and SL-vs-RL figures."""
     main = main_study(rl)
-    # SFT arms: their cells' rewards are -(held-out log-loss) (`report.final_score`)
-    sl = group_arms([r for r in runs if r.command == "sft"])
+    # SFT arms: their cells' rewards are -(held-out log-loss) (`report.final_score`); of SFT runs
+    # with other settings, those on the main study's model, the most numerous setting
+    sft = setting_groups([r for r in runs if r.command == "sft"])
+    on_model = [g for g in sft if main is None or g[0].model == main.runs[0].model]
+    sl = group_arms(max(on_model, key=len, default=[]))
     width = width_studies(rl, main) if main else {}
     batch = batch_studies(rl, main) if main else {}
     long = plateau_study(rl, main) if main else None

@@ -70,7 +70,8 @@ class LoraSection(Section):
 
 class EngineSection(Section):
     kind: Literal["vllm", "hf"] = "vllm"
-    """vllm: the real engine; hf: transformers generate (any model, any device, slower)."""
+    """vllm: the real engine; hf: transformers, one batched decode a step that scores what it
+    samples (any model, any device, slower)."""
     temperature: float = Field(1.0, ge=1e-2)
     """Sampling temperature of the rollouts; the trainer's log-probs use the same one. Below 1e-5
     vLLM samples greedily, which has no log-probs to correct against: hence the floor."""
@@ -121,6 +122,10 @@ class DataSection(Section):
     """Held-out problems in each evaluation."""
     max_train: int | None = None
     """A cap on the training problems (deterministic)."""
+    strict_answers: bool = False
+    """Grade the answer's form as well as its value, as MATH's official scoring does: a fraction
+    in lowest terms where the gold is, no decimal for a common-fraction gold, ``a:b`` for a ratio,
+    a simplified expression for a simplified gold (docs/verifier.md). Off: equal values count."""
     min_terms: int | None = Field(None, ge=2)
     """tiny-arith only: the fewest numbers in a chain; None = the embedded policy's (2)."""
     max_terms: int | None = Field(None, ge=2)
@@ -143,6 +148,19 @@ class DataSection(Section):
     def _difficulty(self):
         self.difficulty()  # fails here, at load, on a bad combination
         return self
+
+    @field_validator("heldout_size")
+    @classmethod
+    def _heldout_unseen(cls, size, info):
+        from grpo_lora.tiny.task import HELDOUT_MAX
+
+        # the embedded policy and every training draw exclude only the first HELDOUT_MAX
+        if info.data.get("name", "tiny-arith") == "tiny-arith" and size > HELDOUT_MAX:
+            raise ValueError(
+                f"tiny-arith holds out {HELDOUT_MAX} problems that no training draw uses; "
+                f"{size} would evaluate on training problems"
+            )
+        return size
 
     def difficulty(self):
         """tiny-arith's generator knobs (grpo_lora.tiny.task.Difficulty), the unset ones at the
@@ -258,7 +276,19 @@ class Config(Section):
         cap = self.engine.max_lora_rank
         if cap is not None and not self.lora.full and cap < self.lora.rank:
             raise ConfigError(f"engine.max_lora_rank: {cap} is below lora.rank {self.lora.rank}")
+        if self.algorithm.async_rollouts and self.lora.dropout and not self.lora.full:
+            # vLLM's sampler draws from torch's global generator at every decode step (on a CPU,
+            # even for seeded requests); on the sampling thread that races with dropout's draws
+            raise ConfigError(
+                "lora.dropout: with algorithm.async_rollouts 1 the engine samples on another "
+                "thread from the generator dropout draws from, so the run would not replay; "
+                "set one of them to 0"
+            )
         return self
+
+    def eval_temperature(self) -> float:
+        """The temperature of held-out samples: logging.eval_temperature, else engine.temperature."""
+        return self.logging.eval_temperature or self.engine.temperature
 
     def derived(self, world_size: int = 1) -> dict[str, int]:
         """Quantities people compute by hand and get wrong; printed once at start."""

@@ -6,6 +6,7 @@ from math import comb
 
 from grpo_lora.data.problems import Problem, grade
 from grpo_lora.engines.base import Sampling
+from grpo_lora.seeds import completion_seeds
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -26,8 +27,8 @@ def evaluate(
     greedy: bool = True,
     adapter: str | None = None,
 ) -> dict[str, float]:
-    """``pass1`` and ``passk`` from ``k`` samples per problem at ``temperature`` (per-problem seeds from
-    ``seed``), and ``greedy_acc`` from one greedy completion per problem, sampled by the engine's
+    """``pass1`` and ``passk`` from ``k`` samples per problem at ``temperature`` (a seed per sample,
+    from ``seed``, problem and sample: the same streams at every evaluation of a run), and ``greedy_acc`` from one greedy completion per problem, sampled by the engine's
     ``adapter`` (None: its default)."""
     (scores,) = evaluate_adapters(
         engine, problems, [adapter], k, temperature, max_tokens, seeds=[seed], greedy=greedy
@@ -51,20 +52,27 @@ def evaluate_adapters(
         raise ValueError("evaluation needs at least one held-out problem")
     n = len(problems)
     prompts = [p.prompt for p in problems] * len(adapters)
-    seeds = [s * 1_000_003 + i for s in seeds or [0] * len(adapters) for i in range(n)]
+    seeds = [
+        x
+        for s in seeds or [0] * len(adapters)
+        for x in completion_seeds("eval", s, 0, list(range(n)), k)
+    ]
     tags = None if adapters == [None] else [a for a in adapters for _ in range(n)]
     sampled = engine.generate(
         prompts, k, Sampling(temperature, 1.0, max_tokens), seeds=seeds, adapters=tags
     )
     correct = grade(
-        [r.text for r in sampled], [p for p in problems for _ in range(k)] * len(adapters)
+        [r.text for r in sampled],
+        [p for p in problems for _ in range(k)] * len(adapters),
+        [r.finish_reason == "length" for r in sampled],
     )
     if greedy:
-        texts = [
-            r.text
-            for r in engine.generate(prompts, 1, Sampling(0.0, 1.0, max_tokens), adapters=tags)
-        ]
-        right = grade(texts, problems * len(adapters))
+        greedy_out = engine.generate(prompts, 1, Sampling(0.0, 1.0, max_tokens), adapters=tags)
+        right = grade(
+            [r.text for r in greedy_out],
+            problems * len(adapters),
+            [r.finish_reason == "length" for r in greedy_out],
+        )
     out = []
     for a in range(len(adapters)):
         counts = [sum(correct[(a * n + i) * k : (a * n + i + 1) * k]) for i in range(n)]

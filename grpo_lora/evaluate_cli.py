@@ -67,14 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         engine,
         problems.heldout[: cfg.data.heldout_size],
         k=cfg.logging.eval_k,
-        temperature=cfg.engine.temperature,
+        temperature=cfg.eval_temperature(),
         max_tokens=cfg.engine.max_tokens,
         seed=cfg.seed,
     )
     engine.close()
     print(
         f"held-out ({len(problems.heldout[: cfg.data.heldout_size])} problems, "
-        f"T={cfg.engine.temperature}): pass@1 {scores['pass1']:.3f}  "
+        f"T={cfg.eval_temperature()}): pass@1 {scores['pass1']:.3f}  "
         f"pass@{cfg.logging.eval_k} {scores['passk']:.3f}  greedy {scores['greedy_acc']:.3f}"
     )
     print(json.dumps({"model": str(serve), "checkpoint": str(args.checkpoint or ""), **scores}))

@@ -73,6 +73,11 @@ def check_pack(cfgs: list[Config]) -> None:
         raise ConfigError("a pack needs at least one run")
     first = _shared(cfgs[0])
     for cfg in cfgs:
+        if cfg.algorithm.async_rollouts:
+            raise ConfigError(
+                f"{cfg.run_dir}: algorithm.async_rollouts is {cfg.algorithm.async_rollouts}; packed "
+                "runs sample in step (set it to 0, or run this point without --pack)"
+            )
         if cfg.lora.full:
             raise ConfigError(f"{cfg.run_dir}: FullFT runs cannot be packed (lora.full is true)")
         other = _shared(cfg)
@@ -99,10 +104,10 @@ def train_pack(cfgs: list[Config], resume: bool = False, log=print) -> list[dict
     others start. Raises RunError (one line) after the others are done if any run failed."""
     t_start = time.perf_counter()
     check_pack(cfgs)
-    runs, rngs = _setup(cfgs, resume, log)
+    runs = _setup(cfgs, resume, log)
     engine = runs[0].engine
     try:
-        failed = _loop(runs, rngs)
+        failed = _loop(runs)
     except BaseException:  # the engine failed (each run checkpointed what it completed), or ^C
         engine.close()
         raise
@@ -114,7 +119,7 @@ def train_pack(cfgs: list[Config], resume: bool = False, log=print) -> list[dict
     return summaries
 
 
-def _loop(runs: list[Run], rngs: dict) -> list[str]:
+def _loop(runs: list[Run]) -> list[str]:
     """The packed runs' steps, in data-flow order per step: one generate call for all, then each
     run's update and sync, then one batched evaluation when due, then each run's row and
     checkpoint. A run that raises leaves ``runs``; returns their one-line errors."""
@@ -128,7 +133,7 @@ def _loop(runs: list[Run], rngs: dict) -> list[str]:
     failed: list[str] = []
     for step in range(start, cfg.schedule.steps):
         try:
-            stepped, rows = _pack_step(runs, rngs, step, failed)
+            stepped, rows = _pack_step(runs, step, failed)
         except Exception as e:  # the shared engine failed: every run stops where it is
             errors = [_stopped(run, step, e) for run in runs]
             raise errors[0] from e
@@ -139,25 +144,25 @@ def _loop(runs: list[Run], rngs: dict) -> list[str]:
     return failed
 
 
-def _pack_step(runs: list[Run], rngs: dict, step: int, failed: list[str]):
+def _pack_step(runs: list[Run], step: int, failed: list[str]):
     """Step ``step`` of every run that has it to do; returns those that stepped and their rows."""
     live = [run for run in runs if run.start <= step]
     t_step = time.perf_counter()
     rows = {}
     for run, own in zip(live, _sample(live, step)):
-        with _isolated(run, step, rngs, runs, failed):
+        with _isolated(run, step, runs, failed):
             run.policy.activate()
             rows[id(run)] = _step(run, step, own, None)
     stepped = [run for run in live if id(run) in rows]
     due = stepped and eval_due(runs[0].cfg, step + 1)
     scores = evaluate_runs(stepped) if due else [None] * len(stepped)
     for run, own_scores in zip(stepped, scores):
-        with _isolated(run, step, rngs, runs, failed):
+        with _isolated(run, step, runs, failed):
             finish_step(run, rows[id(run)], time.perf_counter() - t_step, own_scores)
     return [run for run in stepped if run in runs], rows
 
 
-def _setup(cfgs: list[Config], resume: bool, log) -> tuple[list[Run], dict]:
+def _setup(cfgs: list[Config], resume: bool, log) -> list[Run]:
     """One accelerator, one base model with an adapter per run, one problem set, one engine
     serving them all; then each run's own optimizer, metrics and checkpoints, and its RNG streams
     as a run alone would have them when its loop starts."""
@@ -180,7 +185,7 @@ def _setup(cfgs: list[Config], resume: bool, log) -> tuple[list[Run], dict]:
     max_rank = max(c.engine.max_lora_rank or c.lora.rank for c in cfgs)
     engine = make_run_engine(cfg0, model_path, max_rank, max_loras=len(cfgs))
     log(f"pack of {len(cfgs)} LoRA runs on one base model and one engine")
-    runs, rngs = [], {}
+    runs = []
     for cfg, policy, own_resume in zip(cfgs, policies, resumes):
         policy.activate()
         torch.manual_seed(cfg.seed)  # as a run alone is seeded before make_run (trainer._setup)
@@ -188,8 +193,7 @@ def _setup(cfgs: list[Config], resume: bool, log) -> tuple[list[Run], dict]:
         say = _prefixed(log, cfg.run_dir)
         run = make_run(cfg, accelerator, policy, problems, engine, model_path, own_resume, say)
         runs.append(run)
-        rngs[id(run)] = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    return runs, rngs
+    return runs
 
 
 def _holds_run(cfg: Config) -> bool:
@@ -220,12 +224,12 @@ def _sample(runs: list[Run], step: int) -> list[Sampled]:
 
 
 @contextlib.contextmanager
-def _isolated(run: Run, step: int, rngs: dict, runs: list[Run], failed: list[str]):
-    """Run's work for ``step`` with its own RNG streams; if it raises, the run alone stops: what
-    completed is checkpointed, the failure recorded in its failed.json, and it leaves ``runs``."""
+def _isolated(run: Run, step: int, runs: list[Run], failed: list[str]):
+    """Run's work for ``step`` (on its own RNG streams, as `trainer` keeps them); if it raises, the
+    run alone stops: what completed is checkpointed, the failure recorded in its failed.json, and
+    it leaves ``runs``."""
     try:
-        with _own_rng(rngs[id(run)]):
-            yield
+        yield
     except Exception as error:
         stopped = _stopped(run, step, error)
         write_failure(
@@ -244,15 +248,3 @@ def _isolated(run: Run, step: int, rngs: dict, runs: list[Run], failed: list[str
             run.metrics.close()
         runs.remove(run)
         failed.append(f"{run.run_dir.name}: {stopped}")
-
-
-@contextlib.contextmanager
-def _own_rng(state: dict):
-    """Run with this run's RNG streams, and keep where they got to."""
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    try:
-        yield
-    finally:
-        state["torch"] = torch.get_rng_state()
-        state["python"] = random.getstate()

@@ -12,7 +12,8 @@ Machines 2025: rank-1 LoRA matches FullFT in RL; best LoRA LR ~10x FullFT's; att
 trails MLP and all-layer LoRA) and where it doesn't.
 
 Runs are grouped by their `config.yaml`, loaded and validated as the trainer loads a recipe
-(lora.rank, lora.targets, optimizer.lr, seed, data.prompts_per_step), never by directory names. Only
+(lora.rank, lora.targets, optimizer.lr, seed), never by directory names; runs that differ in any
+other setting that can change a result are separate studies (`runs.setting_groups`). Only
 FINISHED runs (with `summary.json`) count; unfinished ones are listed and left out, and points the
 sweep saw fail (`failed.json`) are listed with their error under "Failed points".
 
@@ -31,6 +32,7 @@ Definitions (also written into the report):
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -40,7 +42,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from grpo_lora.runs import Run, is_number, load_failures, load_runs, lr_tag, train_step_s
+from grpo_lora.runs import (
+    LORA_FORM,
+    Run,
+    is_number,
+    load_failures,
+    load_runs,
+    lr_tag,
+    setting_groups,
+    train_step_s,
+)
 
 FINAL_FRAC = 0.10  # final reward averages the last 10% of steps
 BITS_PER_EPISODE = 1.0  # binary reward: at most 1 bit per episode
@@ -955,28 +966,48 @@ class Found:
         return cls(runs_dir, *load_runs(runs_dir), load_failures(runs_dir))
 
 
+# how a study is named by a setting that tells it apart: (file-name part, heading part)
+STUDY_NAMES = {
+    "model.path": lambda v: (str(v), str(v)),
+    "data.prompts_per_step": lambda v: (f"p{v}", f"prompts_per_step = {v}"),
+    "schedule.steps": lambda v: (f"s{v}", f"{v} steps"),
+}
+
+
 def studies(runs: list[Run]) -> list[Study]:
-    """One study per model, batch size (prompts_per_step) and number of steps of the GRPO runs:
-    runs are only compared on one model, at one batch size, over one horizon. (`grpo-lora sft`
-    runs are `claims`'s.)"""
-    runs = [r for r in runs if r.command == "train"]
-    keys = sorted({_study_key(r) for r in runs})
-    if len(keys) <= 1:
-        return [study_of(runs)] if runs else []
-    # name a study by what tells it apart: the model, batch size and steps that vary
-    varies = [len({k[i] for k in keys}) > 1 for i in range(3)]
+    """One study per setting of the GRPO runs (`runs.setting_groups`): runs are only compared on
+    one model, at one batch size, over one horizon, with every other setting equal. (`grpo-lora
+    sft` runs are `claims`'s.)"""
+    groups = setting_groups([r for r in runs if r.command == "train"])
+    if len(groups) <= 1:
+        return [study_of(g) for g in groups]
+    # name a study by the settings that tell it apart (a LoRA run's, with LoRA's form)
+    shared = [next((r for r in g if r.rank != "full"), g[0]).settings for g in groups]
+    keys = {k for s in shared for k in s}
+    varies = [k for k in STUDY_NAMES if _varies(k, shared)]
+    varies += sorted(k for k in keys - set(STUDY_NAMES) if _varies(k, shared))
 
-    def named(key: tuple) -> tuple[str, str]:
-        m, p, n = key
-        parts = [(m, m), (f"p{p}", f"prompts_per_step = {p}"), (f"s{n}", f"{n} steps")]
-        shown = [part for part, v in zip(parts, varies) if v]
-        return "".join("_" + a for a, _ in shown), " (" + ", ".join(b for _, b in shown) + ")"
+    def named(s: dict) -> tuple[str, str]:
+        parts = [
+            STUDY_NAMES[k](s.get(k)) if k in STUDY_NAMES else _setting_name(k, s.get(k))
+            for k in varies
+        ]
+        return "".join("_" + a for a, _ in parts), " (" + ", ".join(b for _, b in parts) + ")"
 
-    return [study_of([r for r in runs if _study_key(r) == k], *named(k)) for k in keys]
+    return [study_of(g, *named(s)) for g, s in zip(groups, shared)]
 
 
-def _study_key(r: Run) -> tuple[str, int, int]:
-    return r.model, r.pps, r.config.schedule.steps
+def _varies(key: str, settings: list[dict]) -> bool:
+    """Groups differ on ``key`` (a FullFT-only group has no LoRA form, which tells nothing)."""
+    values = {json.dumps(s[key]) for s in settings if key in s}
+    return len(values) > 1 or (key not in LORA_FORM and any(key not in s for s in settings))
+
+
+def _setting_name(key: str, value) -> tuple[str, str]:
+    leaf = key.rsplit(".", 1)[-1]
+    return "".join(
+        c if c.isalnum() or c in ".-" else "-" for c in f"{leaf}{value}"
+    ), f"{key} = {value}"
 
 
 def section_header(found: Found) -> list[str]:

@@ -20,6 +20,25 @@ from grpo_lora.metrics import read_metrics
 
 FAILED = "failed.json"  # the sweep's record of a point whose process failed
 
+# What may differ between the runs that one study compares: the arm (the lora section), the LR,
+# the seed, and what changes no result (where a run writes, how it shows progress, its
+# checkpoints, the engine's memory and LoRA capacity). Every other setting splits a study.
+OWN_SETTINGS = (
+    "run_dir",
+    "seed",
+    "lora",
+    "optimizer.lr",
+    "checkpoint",
+    "logging.tensorboard",
+    "logging.wandb",
+    "logging.wandb_project",
+    "logging.progress",
+    "engine.max_lora_rank",
+    "engine.gpu_memory_utilization",
+    "engine.cpu_kv_cache_gb",
+)
+LORA_FORM = ("lora.alpha", "lora.dropout")  # LoRA's own settings beyond the arm (rank, targets)
+
 
 def is_number(v) -> bool:
     """A finite int or float (not a bool, not None: how metrics write a non-finite value)."""
@@ -143,6 +162,17 @@ class Run:
         return (self.rank, self.targets)
 
     @property
+    def settings(self) -> dict[str, object]:
+        """The settings outside `OWN_SETTINGS` (dotted name -> value), with a LoRA run's
+        `LORA_FORM`: runs compared in one study must agree on all of them."""
+        flat = _flatten(self.config.model_dump(mode="json"))
+        own = tuple(f"{k}." for k in OWN_SETTINGS)
+        kept = {k: v for k, v in flat.items() if k not in OWN_SETTINGS and not k.startswith(own)}
+        if self.rank != "full":
+            kept.update({k: flat[k] for k in LORA_FORM})
+        return kept
+
+    @property
     def train_steps(self) -> list[int]:
         return sorted(s for s in self.rows if s >= 1)
 
@@ -164,6 +194,42 @@ class Run:
         if is_number(v):
             return float(v)
         return float(step * self.pps * self.config.data.group_size)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def setting_groups(runs: list[Run]) -> list[list[Run]]:
+    """Runs that agree on every setting (`Run.settings`), in a stable order. FullFT runs have no
+    LoRA form: they join each LoRA group that agrees with them on the rest (the shared reference
+    of LoRA runs that differ in alpha or dropout)."""
+    key = lambda r: json.dumps(r.settings, sort_keys=True)  # noqa: E731
+    base = lambda r: json.dumps(  # noqa: E731
+        {k: v for k, v in r.settings.items() if k not in LORA_FORM}, sort_keys=True
+    )
+    lora: dict[str, list[Run]] = {}
+    for r in runs:
+        if r.rank != "full":
+            lora.setdefault(key(r), []).append(r)
+    groups = {k: (base(g[0]), g) for k, g in lora.items()}
+    for r in runs:
+        if r.rank == "full":
+            homes = [g for b, g in groups.values() if b == base(r)]
+            for g in homes or [groups.setdefault(key(r), (base(r), []))[1]]:
+                g.append(r)
+    order = lambda k: (_study_order(groups[k][1][0]), k)  # noqa: E731
+    return [groups[k][1] for k in sorted(groups, key=order)]
+
+
+def _study_order(r: Run) -> tuple:
+    return r.model, r.pps, r.config.schedule.steps
 
 
 def read_run(run_dir: Path) -> Run:

@@ -223,6 +223,7 @@ def sft(cfg: Config, resume: bool = False, log=print) -> dict:
             t0 = time.perf_counter()
             batch = seeded_batch(demos.train, cfg.seed, step, size)
             ids, labels = demonstration_tensors(batch, policy.tokenizer)
+            lr = scheduler.get_last_lr()[0]  # the LR this update used, before the schedule moves on
             loss, tokens = train_step(model, ids, labels, optimizer, cfg.optimizer, dtype)
             scheduler.step()
             row = {
@@ -230,7 +231,7 @@ def sft(cfg: Config, resume: bool = False, log=print) -> dict:
                 "sft/loss": loss,
                 "sft/tokens": tokens,
                 "sft/episodes": (step + 1) * size,
-                "lr": scheduler.get_last_lr()[0],
+                "lr": lr,
                 "time/step_s": time.perf_counter() - t0,
             }
             if eval_due(cfg, step + 1):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.recipe, args.overrides)
         derived = cfg.derived(world)
-        packed = [load_config(args.recipe, [*args.overrides, *p.split()]) for p in args.point]
+        packed = [load_config(args.recipe, [*args.overrides, *shlex.split(p)]) for p in args.point]
         if packed:
             from grpo_lora.pack import check_pack
 

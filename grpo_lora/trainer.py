@@ -26,16 +26,22 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from accelerate.utils import gather_object
 from torch import nn
 
-from grpo_lora import advantages, losses
+from grpo_lora import advantages, losses, rng
 from grpo_lora.batch import Batch, make_batch
-from grpo_lora.checkpoint import CheckpointError, latest_checkpoint, save_checkpoint
+from grpo_lora.checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    pending_rollouts,
+    save_checkpoint,
+)
 from grpo_lora.checkpoint import resume as resume_from_checkpoint
 from grpo_lora.config import Config, ConfigError, OptimizerSection, dump_config
 from grpo_lora.data import load_problems
@@ -47,17 +53,13 @@ from grpo_lora.metrics import MetricsLog, read_metrics
 from grpo_lora.models import resolve_model_path
 from grpo_lora.optim import make_optimizer, make_scheduler
 from grpo_lora.policy import Policy, load_policy, token_logprobs
+from grpo_lora.seeds import completion_seeds
 
 MAX_KEYS = (
     "is/ratio_max",
     "engine/logp_diff_max",
     "loss/nonfinite",
 )  # reduced by max over processes
-
-
-def request_seed(seed: int, step: int, prompt_index: int) -> int:
-    """vLLM per-request seed from (run seed, step, global prompt index): rollouts replay on resume."""
-    return ((seed * 1_000_003 + step) * 65_537 + prompt_index) % (2**31 - 1)
 
 
 @dataclass
@@ -118,6 +120,7 @@ class Run:
     say: Callable
     start: int = 0
     engine_version: int = 0  # updates applied to the weights the engine serves
+    rng: dict = field(default_factory=rng.capture)  # the run's own random streams (`grpo_lora.rng`)
 
 
 def train(cfg: Config, resume: bool = False, log=print) -> dict | None:
@@ -134,7 +137,11 @@ def train(cfg: Config, resume: bool = False, log=print) -> dict | None:
         half = max(1, torch.get_num_threads() // 2)
         torch._C.set_num_threads(half)
         ahead_pool = ThreadPoolExecutor(1, initializer=torch._C.set_num_threads, initargs=(half,))
+    # async: the rollouts the checkpoint holds for its next step, drawn one version behind
     sampled = None
+    if cfg.algorithm.async_rollouts:
+        sampled = pending_rollouts(run.run_dir, run.start, run.accelerator.process_index)
+    step = run.start
     try:
         first_eval([run])
         run.accelerator.wait_for_everyone()
@@ -148,11 +155,13 @@ def train(cfg: Config, resume: bool = False, log=print) -> dict | None:
             sampled = ahead.result() if ahead is not None else None
             # wall time of the step as a whole (with async rollouts, its sampling overlapped
             # the step before)
-            finish_step(run, row, time.perf_counter() - t_step)
+            finish_step(run, row, time.perf_counter() - t_step, pending=sampled)
             done = step + 1
             progress(row)
     except Exception as e:
-        error = _stopped(run, done, e)
+        if ahead_pool is not None:
+            ahead_pool.shutdown(wait=True)  # the engine may still be sampling the next step
+        error = _stopped(run, done, e, pending=sampled if done == step else None)
         run.engine.close()
         if run.metrics is not None:
             run.metrics.close()
@@ -252,7 +261,13 @@ def make_run(
     objective = Objective(
         losses.LOSSES[loss_cfg.kind], loss_cfg, cfg.engine.temperature, dtype, ref_model
     )
-    start = resume_from_checkpoint(run_dir, policy, optimizer, scheduler, say) if resume else 0
+    start = (
+        resume_from_checkpoint(
+            run_dir, policy, optimizer, scheduler, say, accelerator.process_index
+        )
+        if resume
+        else 0
+    )
     metrics = open_metrics(cfg, policy, start, world, model_path) if main else None
     if policy.is_lora or start > 0:
         policy.sync(engine, version=start)  # once; FullFT at step 0 already serves these weights
@@ -281,6 +296,7 @@ def make_run(
         say=say,
         start=start,
         engine_version=start,
+        rng=rng.capture(),  # seeded by the caller, or this process's as the checkpoint saved them
     )
 
 
@@ -321,9 +337,16 @@ def checkpoint_due(cfg: Config, done: int) -> bool:
     return done == cfg.schedule.steps or bool(every and done % every == 0)
 
 
-def finish_step(run: Run, row: dict, wall_s: float, scores: dict | None = None) -> None:
+def finish_step(
+    run: Run,
+    row: dict,
+    wall_s: float,
+    scores: dict | None = None,
+    pending: Sampled | None = None,
+) -> None:
     """Complete a step's metrics row (its wall time; the held-out scores when due, evaluated here
-    unless given), write it, and checkpoint when due."""
+    unless given), write it, and checkpoint when due, with ``pending``, the next step's rollouts
+    when they are already drawn (async rollouts)."""
     cfg = run.cfg
     row["time/step_s"] = wall_s
     row["perf/tokens_per_s"] = row["completion/tokens"] / wall_s
@@ -333,12 +356,13 @@ def finish_step(run: Run, row: dict, wall_s: float, scores: dict | None = None) 
     if run.accelerator.is_main_process:
         run.metrics.write(row)
     if checkpoint_due(cfg, done):
-        _checkpoint(run, done)
+        _checkpoint(run, done, pending)
 
 
 def _sample(run: Run, step: int) -> Sampled:
     """This process's share of step ``step``'s prompts, G completions each, from the engine as it
-    is now (per-request seeds from run seed, step and prompt index: rollouts replay on resume)."""
+    is now (a seed per completion from run seed, step, prompt and sample: rollouts replay on
+    resume)."""
     t0 = time.perf_counter()
     version = run.engine_version
     prompts, seeds = requests(run, step)
@@ -349,14 +373,15 @@ def _sample(run: Run, step: int) -> Sampled:
 
 
 def requests(run: Run, step: int) -> tuple[list[Problem], list[int]]:
-    """This process's share of step ``step``'s prompts, and their per-request seeds."""
+    """This process's share of step ``step``'s prompts, and the seeds of their completions."""
     cfg, accelerator = run.cfg, run.accelerator
     rank, world = accelerator.process_index, accelerator.num_processes
     p_local = cfg.data.prompts_per_step // world
     prompts = run.problems.batch(cfg.seed, step, cfg.data.prompts_per_step)[
         rank * p_local : (rank + 1) * p_local
     ]
-    return prompts, [request_seed(cfg.seed, step, rank * p_local + i) for i in range(p_local)]
+    indices = [rank * p_local + i for i in range(p_local)]
+    return prompts, completion_seeds("train", cfg.seed, step, indices, cfg.data.group_size)
 
 
 def _step(run: Run, step: int, sampled: Sampled, ahead: Future | None) -> dict:
@@ -370,7 +395,11 @@ def _step(run: Run, step: int, sampled: Sampled, ahead: Future | None) -> dict:
     prompts, rollouts = sampled.prompts, sampled.rollouts
     t1 = time.perf_counter()
 
-    correct = grade([r.text for r in rollouts], [p for p in prompts for _ in range(g)])
+    correct = grade(
+        [r.text for r in rollouts],
+        [p for p in prompts for _ in range(g)],
+        [r.finish_reason == "length" for r in rollouts],
+    )
     rewards_PG = torch.tensor(correct, dtype=torch.float32).view(p_local, g)  # (P, G)
     adv_PG = run.adv_fn(rewards_PG)
     _write_samples(run.run_dir, rank, step + 1, prompts, rollouts, rewards_PG)
@@ -378,7 +407,9 @@ def _step(run: Run, step: int, sampled: Sampled, ahead: Future | None) -> dict:
     batch = make_batch(rollouts, adv_PG.reshape(-1), run.pad_id, totals)
     t2 = time.perf_counter()
 
-    stats = update(run.model, batch, run.objective, run.optim)
+    lr = run.scheduler.get_last_lr()[0]  # the LR this update uses, before the schedule moves on
+    with rng.own(run.rng):  # dropout draws from the run's streams alone, never the engine's
+        stats = update(run.model, batch, run.objective, run.optim)
     run.scheduler.step()
     t3 = time.perf_counter()
 
@@ -418,7 +449,7 @@ def _step(run: Run, step: int, sampled: Sampled, ahead: Future | None) -> dict:
         "step": step + 1,
         "episodes": (step + 1) * cfg.data.prompts_per_step * g,
         **_reduce(local, accelerator),
-        "optim/lr": run.scheduler.get_last_lr()[0],
+        "optim/lr": lr,
         "memory/peak_mb": _peak_memory_mb(),
     }
 
@@ -436,7 +467,7 @@ def evaluate_runs(runs: list[Run]) -> list[dict]:
         heldout,
         [run.policy.adapter if run.policy.is_lora else None for run in runs],
         k=cfg.logging.eval_k,
-        temperature=cfg.logging.eval_temperature or cfg.engine.temperature,
+        temperature=cfg.eval_temperature(),
         max_tokens=cfg.engine.max_tokens,
         seeds=[run.cfg.seed for run in runs],
     )
@@ -452,10 +483,13 @@ def evaluate_runs(runs: list[Run]) -> list[dict]:
     ]
 
 
-def _checkpoint(run: Run, step: int) -> None:
-    """Save (main process); a failed write (e.g. a full disk) leaves the previous checkpoint
-    intact and stops the run with a one-line error, the other processes with it."""
+def _checkpoint(run: Run, step: int, pending: Sampled | None = None) -> None:
+    """Save (main process) with every process's random streams and ``pending`` rollouts; a failed
+    write (e.g. a full disk) leaves the previous checkpoint intact and stops the run with a
+    one-line error, the other processes with it."""
     failed = None
+    own = [(run.rng, pending)]
+    mine = gather_object(own) if run.accelerator.num_processes > 1 else own
     if run.accelerator.is_main_process:
         try:
             save_checkpoint(
@@ -465,6 +499,8 @@ def _checkpoint(run: Run, step: int) -> None:
                 run.optim.optimizer,
                 run.scheduler,
                 run.cfg.checkpoint.keep,
+                rngs=[r for r, _ in mine],
+                pending=None if pending is None else [p for _, p in mine],
             )
         except CheckpointError as e:
             failed = e
@@ -473,10 +509,10 @@ def _checkpoint(run: Run, step: int) -> None:
     run.accelerator.wait_for_everyone()
 
 
-def _stopped(run: Run, done: int, error: Exception) -> RunError:
+def _stopped(run: Run, done: int, error: Exception, pending: Sampled | None = None) -> RunError:
     """After a failure mid-run: log the traceback, checkpoint the last completed step (when its
-    weights are still the ones in memory, i.e. the failure came before the next update), and
-    return a one-line error."""
+    weights are still the ones in memory, i.e. the failure came before the next update) with
+    ``pending``, the next step's rollouts if already drawn, and return a one-line error."""
     logging.getLogger("grpo_lora").error("the run stopped after step %d", done, exc_info=error)
     if isinstance(error, CheckpointError):  # its message already says what is intact
         return RunError(str(error))
@@ -485,7 +521,7 @@ def _stopped(run: Run, done: int, error: Exception) -> RunError:
     updated = run.scheduler.last_epoch > done  # the scheduler steps right after each update
     if run.accelerator.num_processes == 1 and not updated and done > run.start:
         if latest is None or latest.name != f"step_{done:06d}":
-            _checkpoint(run, done)
+            _checkpoint(run, done, pending)
         saved = f"; step {done} is checkpointed, --resume continues from it"
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return RunError(f"step {done + 1} failed: {type(error).__name__}: {reason}{saved}")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from grpo_lora import checkpoint
+from grpo_lora import checkpoint, rng
 from grpo_lora.checkpoint import CheckpointError, resume, save_checkpoint
 from grpo_lora.policy import Policy, load_policy
 
@@ -265,3 +265,19 @@ def test_load_checkpoint_raises_one_line_on_damage(run, tiny_path):
     ) as caught:
         checkpoint.load_checkpoint(folder, *_objects(tiny_path, 1))
     assert "\n" not in str(caught.value)
+
+
+def test_each_process_resumes_its_own_random_streams(tiny_path, tmp_path):
+    """Every process saves its streams; a resume on process r gets process r's, not process 0's."""
+    objects = _objects(tiny_path, 1)
+    streams = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        random.seed(seed)
+        streams.append(rng.capture())
+    save_checkpoint(tmp_path, 1, *objects, keep=2, rngs=streams)
+    for r, want in enumerate(streams):
+        torch.manual_seed(99)
+        assert resume(tmp_path, *_objects(tiny_path, 1), log=lambda _: None, rank=r) == 1
+        assert torch.equal(torch.get_rng_state(), want["torch"])
+        assert random.getstate() == want["python"]

@@ -65,6 +65,9 @@ MALFORMED = [
     ("seed: 0", ["lora.rank"], "lora.rank"),
     ("- just\n- a list", [], "mapping"),
     ("lora: {rank: [1", [], "not valid YAML"),
+    # past the 512 problems that every training draw excludes, evaluation would see training ones
+    ("seed: 0", ["data.heldout_size=513"], "data.heldout_size"),
+    ("seed: 0", ["algorithm.async_rollouts=1", "lora.dropout=0.1"], "lora.dropout"),
 ]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from grpo_lora.config import load_config
 from grpo_lora.data import load_problems
-from grpo_lora.data.problems import Problem, ProblemSet, jsonl, tiny_arith
+from grpo_lora.data.problems import Problem, ProblemSet, grade, jsonl, tiny_arith
 from grpo_lora.tiny.task import heldout
 
 ROOT = Path(__file__).parent.parent
@@ -167,3 +167,28 @@ def test_bad_tiny_arith_settings_name_the_field(overrides, message):
 
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
+
+
+def test_a_completion_cut_before_its_answer_earns_nothing():
+    """At the token budget, a GSM8K-style completion's last number is a step of its derivation:
+    it counts only with its `#### N` (or boxed) answer."""
+    problem = Problem("p", "Q: 6-2+8+7=?\nA:", " 6-2=4. 4+8=12. 12+7=19.\n#### 19", "gsm8k")
+    cut = " 6-2=4. 4+8=12. 12+7=19"  # the budget ran out before the answer line
+    done = cut + ".\n#### 19"
+    assert grade([cut, cut], [problem, problem], [False, True]) == [True, False]
+    assert grade([done, done], [problem, problem], [False, True]) == [True, True]
+    boxed = Problem("m", "x?", "\\boxed{19}", "math")
+    assert grade(["so x = 19", "so x = \\boxed{19}"], [boxed, boxed], [True, True]) == [False, True]
+
+
+def test_strict_answers_grade_the_form_too(tmp_path):
+    rows = [{"prompt": "Simplify 6/8.", "gold": "\\boxed{\\frac34}", "dataset": "math"}]
+    (tmp_path / "t.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    overrides = ["data.name=jsonl", f"data.source={tmp_path / 't.jsonl'}"]
+    answer = ["So it is \\boxed{\\frac{6}{8}}."]
+    for strict, want in ((False, [True]), (True, [False])):
+        cfg = load_config(
+            ROOT / "recipes" / "tiny_lora_r1.yaml", [*overrides, f"data.strict_answers={strict}"]
+        )
+        problems = load_problems(cfg.data).train
+        assert grade(answer, problems) == want

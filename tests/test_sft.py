@@ -253,3 +253,11 @@ def test_dry_run(capsys):
     assert sft_main([str(RECIPE), "lora.rank=full", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("recipe OK: SFT of FullFT on tiny") and "demonstrations a step" in out
+
+
+def test_the_logged_lr_is_the_one_each_update_used(tmp_path, tiny_path):
+    lr = load_config(RECIPE).optimizer.lr
+    sft(config(tmp_path / "run", "schedule.steps=3", "schedule.warmup_steps=4", "sft.batch_size=8"))
+    rows = read_metrics(tmp_path / "run")[1:]
+    # linear warmup (step + 1) / 4: the first update runs at lr / 4 (`optim.lr_factor`)
+    assert [r["lr"] for r in rows] == pytest.approx([lr / 4, lr / 2, 3 * lr / 4])

@@ -281,3 +281,70 @@ def test_async_rollouts_sample_with_the_previous_weights(tmp_path, tiny_path):
     if rows[0]["optim/grad_norm"] > 0:  # step 1 changed the weights: step 2's samples are stale
         assert rows[1]["engine/logp_diff_max"] > 10 * rows[0]["engine/logp_diff_max"]
     assert all(r["loss/nonfinite"] == 0 for r in rows)
+
+
+def test_async_resume_is_exact(tmp_path, tiny_path):
+    """With async_rollouts=1 a checkpoint holds the rollouts already drawn for its next step (one
+    version behind): a run killed after it and resumed writes the uninterrupted run's rows, lag
+    included. With warmup, each row's optim/lr is the LR its update used."""
+    common = (
+        "schedule.steps=4",
+        "checkpoint.every=2",
+        "logging.eval_every=2",
+        "algorithm.async_rollouts=1",
+        "optimizer.lr=1e-2",  # a visible update, so a lag-0 resample would show
+        "schedule.warmup_steps=8",
+    )
+    run_train("tiny_lora_r1.yaml", tmp_path / "straight", *common)
+    straight = untimed(read_metrics(tmp_path / "straight"))
+    assert [r["engine/lag"] for r in straight[1:]] == [0, 1, 1, 1]
+    assert [r["optim/lr"] for r in straight[1:]] == pytest.approx(
+        [1e-2 * k / 8 for k in (1, 2, 3, 4)]
+    )
+
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        train_args("tiny_lora_r1.yaml", run_dir, *common),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    latest = run_dir / "checkpoints" / "latest"
+    deadline = time.time() + 300
+    while not (latest.exists() and latest.read_text() == "step_000002") and time.time() < deadline:
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    run_train("tiny_lora_r1.yaml", run_dir, *common, resume=True)
+    assert untimed(read_metrics(run_dir)) == straight
+
+
+def test_eval_of_a_checkpoint_reproduces_the_runs_heldout_scores(tmp_path, tiny_path):
+    """`grpo-lora eval` samples at logging.eval_temperature with the run's seeds, as the run's own
+    evaluation does: a checkpoint's scores are the run's eval row at that step."""
+    run_dir = tmp_path / "run"
+    common = ("logging.eval_temperature=0.5", "logging.eval_k=8")
+    run_train("tiny_lora_r1.yaml", run_dir, "schedule.steps=1", *common)
+    last = read_metrics(run_dir)[-1]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grpo_lora.evaluate_cli",
+            str(ROOT / "recipes" / "tiny_lora_r1.yaml"),
+            *FAST,
+            *common,
+            "--checkpoint",
+            str(run_dir / "checkpoints" / "step_000001"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "T=0.5)" in proc.stdout
+    scores = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert scores["pass1"] == last["eval/pass1"] and scores["passk"] == last["eval/passk"]
+    assert scores["greedy_acc"] == last["eval/greedy_acc"]

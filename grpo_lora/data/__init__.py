@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from grpo_lora.data.problems import DATASETS, Problem, ProblemSet, jsonl, tiny_arith
 
 __all__ = ["DATASETS", "Problem", "ProblemSet", "load_problems"]
@@ -18,6 +20,9 @@ def load_problems(data, tokenizer=None) -> ProblemSet:
             rewards.check_gold(p.gold, p.dataset)
         except rewards.GoldError as e:
             raise ValueError(f"data: problem {p.id}: {e}") from None
+    if data.strict_answers:
+        strict = lambda ps: [replace(p, strict=True) for p in ps]  # noqa: E731
+        problems = ProblemSet(problems.name, strict(problems.train), strict(problems.heldout))
     return problems
 
 

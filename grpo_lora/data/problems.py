@@ -25,15 +25,36 @@ class Problem:
     prompt: str  # exactly what the engine is given
     gold: str  # as the source stores it; the rewards package extracts the answer
     dataset: str  # which grader: gsm8k | math | deepmath
+    strict: bool = (
+        False  # the answer's form counts too (rewards' strict policy; data.strict_answers)
+    )
 
 
-def grade(texts: list[str], problems: list[Problem]) -> list[bool]:
+# What marks a final answer as given on purpose, per grader: without it the graders fall back
+# to the last number (or expression), which a completion cut off mid-derivation also has.
+FINAL_ANSWER_MARKS = {"gsm8k": ("####", "\\boxed"), "math": ("\\boxed",), "deepmath": ("\\boxed",)}
+
+
+def grade(
+    texts: list[str], problems: list[Problem], truncated: list[bool] | None = None
+) -> list[bool]:
     """Whether each completion text answers its problem, graded by the rewards package (worker
-    processes with hard time limits)."""
+    processes with hard time limits). A completion cut at the token budget (``truncated``) counts
+    only with an explicit final answer (`FINAL_ANSWER_MARKS`): its last number is a step of an
+    unfinished derivation, not an answer."""
     import rewards
 
-    grades = rewards.grade_many([(t, p.gold, p.dataset) for t, p in zip(texts, problems)])
-    return [g.correct for g in grades]
+    grades: list = [None] * len(texts)
+    for strict in (False, True):
+        at = [i for i, p in enumerate(problems) if p.strict == strict]
+        items = [(texts[i], problems[i].gold, problems[i].dataset) for i in at]
+        for i, g in zip(at, rewards.grade_many(items, strict=strict) if at else []):
+            grades[i] = g
+    cut = truncated or [False] * len(texts)
+    return [
+        g.correct and (not c or any(m in t for m in FINAL_ANSWER_MARKS[p.dataset]))
+        for g, t, p, c in zip(grades, texts, problems, cut)
+    ]
 
 
 @dataclass

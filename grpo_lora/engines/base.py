@@ -48,8 +48,9 @@ class RolloutEngine(Protocol):
         adapters: list[str] | None = None,
     ) -> list[Rollout]:
         """``n`` completions per prompt, prompt-major (rollout ``i * n + j`` is prompt ``i``'s j-th).
-        ``seeds[i]`` makes prompt ``i``'s completions reproducible (None: unseeded); ``adapters[i]``
-        names the adapter that samples them (None: the one loaded under "default", if any)."""
+        ``seeds[i * n + j]`` seeds that rollout's own sampling stream (None: unseeded), so that no two
+        completions share a stream (`grpo_lora.seeds`); ``adapters[i]`` names the adapter that
+        samples prompt ``i``'s (None: the one loaded under "default", if any)."""
         ...
 
     def load_adapter(
@@ -68,6 +69,18 @@ class RolloutEngine(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def check_requests(
+    prompts: list[str], n: int, seeds: list[int] | None, adapters: list[str] | None
+) -> None:
+    """One seed a rollout and one adapter name a prompt, or an EngineError that says which is off."""
+    if seeds is not None and len(seeds) != len(prompts) * n:
+        raise EngineError(
+            f"got {len(seeds)} seeds for {len(prompts)} prompts x {n} completions (one a completion)"
+        )
+    if adapters is not None and len(adapters) != len(prompts):
+        raise EngineError(f"got {len(adapters)} adapter names for {len(prompts)} prompts")
 
 
 class EngineError(RuntimeError):

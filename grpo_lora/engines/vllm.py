@@ -21,6 +21,7 @@ from grpo_lora.engines.base import (
     SyncTimes,
     check_adapter,
     check_model_path,
+    check_requests,
 )
 from grpo_lora.machine import configure_cpu_env
 
@@ -55,6 +56,9 @@ class VLLMEngine:
         cpu_kv_cache_bytes: int = 1 << 30,
         max_loras: int = 1,  # adapters served side by side (a packed sweep's)
     ):
+        from grpo_lora.engines.vllm_worker import check_vllm_version
+
+        check_vllm_version()  # the internals vllm_worker.py uses are those of one vLLM version
         check_model_path(model_path)
         configure_cpu_env()  # a no-op when the entry point already did it, as it should
         from vllm import LLM
@@ -111,25 +115,26 @@ class VLLMEngine:
     ) -> list[Rollout]:
         from vllm import SamplingParams
 
-        if seeds is not None and len(seeds) != len(prompts):
-            raise EngineError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
-        if adapters is not None and len(adapters) != len(prompts):
-            raise EngineError(f"got {len(adapters)} adapter names for {len(prompts)} prompts")
+        check_requests(prompts, n, seeds, adapters)
+        # One request a completion, each with its own seed: vLLM's n > 1 seeds child j with seed + j,
+        # which overlaps the next prompt's streams. The prefix cache still shares the prompt's prefill.
         params = [
             SamplingParams(
-                n=n,
+                n=1,
                 temperature=sampling.temperature,
                 top_p=sampling.top_p,
                 max_tokens=sampling.max_tokens,
                 ignore_eos=sampling.ignore_eos,
                 logprobs=0,  # just the sampled token's
-                seed=None if seeds is None else seeds[i],
+                seed=None if seeds is None else seeds[k],
                 # vLLM would detokenise every sampled token twice (text and log-prob entry): a
                 # quarter of a tiny-policy generate call in a profile. One decode a completion below.
                 detokenize=False,
             )
-            for i in range(len(prompts))
+            for k in range(len(prompts) * n)
         ]
+        prompts = [p for p in prompts for _ in range(n)]
+        adapters = None if adapters is None else [a for a in adapters for _ in range(n)]
         if adapters is None:
             lora = self._loras.get("default")
         else:
