@@ -20,6 +20,10 @@ with `checkpoints/` or `metrics.jsonl` but no `summary.json` CRASHED and is rela
 `--resume` (from its last checkpoint, or from step 0 when it saved none); any other point starts
 fresh. Points run one after another, or `--parallel N` at a time, each on its own 1/N share of
 the cores (`grpo_lora.machine.cpu_cores`: threads that share a core stall one another).
+`--ray [ADDRESS]` runs the same trainer command lines as Ray tasks instead, `--parallel N` at a
+time, on a new local Ray instance or an existing cluster, each asking for one GPU or a share of
+the cores, wherever Ray places it (`grpo_lora.ray_launch`, docs/ray.md); everything else (run
+directories, logs, skip, resume, failure records, extension rounds) is as above.
 
 `--pack K` trains up to K LoRA points in one trainer process (`grpo_lora.pack`: one base model
 with K adapters, one engine serving them side by side), launched as
@@ -78,6 +82,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from grpo_lora import ray_launch
 from grpo_lora.config import Config, ConfigError, load_config
 from grpo_lora.machine import available_memory_mb, cpu_cores, thread_env
 from grpo_lora.report import best_lr, final_score, grid_edge
@@ -401,7 +406,8 @@ def command_for(
     if len(points) == 1:
         return [*train_cmd, spec.base, *point_overrides(spec, points[0]), *tail]
     fixed = [f"{k}={_fmt_value(v)}" for k, v in spec.overrides.items()]
-    own = [arg for p in points for arg in ("--point", " ".join(p.overrides))]
+    # quoted, so that a value with spaces stays one override (`train` splits with shlex)
+    own = [arg for p in points for arg in ("--point", shlex.join(p.overrides))]
     return [*train_cmd, spec.base, *fixed, *own, *tail]
 
 
@@ -728,7 +734,7 @@ class Launched:
     points: list[Point]
     resumes: list[bool]  # per point: it continues a crashed run
     command: list[str]
-    proc: subprocess.Popen
+    proc: subprocess.Popen  # or a Ray task with the same poll/terminate/wait (ray_launch.RayRun)
     slot: int  # its share of the cores (grpo_lora.machine.cpu_cores)
     log: Path  # the points' log, appended to by every attempt
     log_start: int  # where the trainer's output of this attempt starts in it (bytes)
@@ -773,10 +779,13 @@ def _launch(
     progress,
     steps: int,
     slot: tuple[int, int] = (0, 1),
+    runner=None,
 ) -> Launched:
     """Start the trainer of one point (or of a pack of points) on share `slot` = (i, n) of the
     cores, its output appended to `log_dir/NAME.log` (the first point's name), with a progress bar
-    of `steps` per point; clears the record of an earlier failure of each (the log keeps it)."""
+    of `steps` per point; clears the record of an earlier failure of each (the log keeps it).
+    With a `runner` (`ray_launch.RayRunner`), the same command runs as a Ray task instead, on the
+    node and cores Ray gives it."""
     cmd = command_for(points, spec, train_cmd, any(resumes))
     for p in points:
         clear_failure(p.run_dir)
@@ -785,8 +794,11 @@ def _launch(
         fh.write(f"$ {shlex.join(cmd)}\n")
         fh.flush()
         start = log.stat().st_size
-        env = {**os.environ, **thread_env(cpu_cores(*slot))}
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        if runner is None:
+            env = {**os.environ, **thread_env(cpu_cores(*slot))}
+            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    if runner is not None:
+        proc = runner.start(cmd, log)
     tasks = [
         progress.add_task(f"  {p.name}{' (resume)' if r else ''}", total=steps)
         for p, r in zip(points, resumes)
@@ -876,10 +888,12 @@ def run_sweep(
     console=None,
     poll_s: float = 0.5,
     pack: int = 1,
+    runner=None,
 ) -> list[Outcome]:
     """Run every unfinished point, `parallel` trainers at a time, each trainer running one point or
-    (`pack` > 1) a pack of up to `pack` LoRA points; then, with `lr_grid.extend`, the extension
-    rounds (`extension_points`) the same way, until none is left. Returns one Outcome per point,
+    (`pack` > 1) a pack of up to `pack` LoRA points, here or (`runner`: `ray_launch.RayRunner`)
+    as Ray tasks; then, with `lr_grid.extend`, the extension rounds (`extension_points`) the
+    same way, until none is left. Returns one Outcome per point,
     in grid order, then each round's. A point that fails is recorded and the others go on. Every
     point's config is validated first (`ValueError`), so a bad one stops the sweep before any run
     starts (an extension round's, before that round starts)."""
@@ -898,7 +912,17 @@ def run_sweep(
         todo, round_ = points, 0
         while todo:
             outcomes |= _run_round(
-                todo, spec, configs, train_cmd, log_dir, parallel, pack, poll_s, progress, grid
+                todo,
+                spec,
+                configs,
+                train_cmd,
+                log_dir,
+                parallel,
+                pack,
+                poll_s,
+                progress,
+                grid,
+                runner,
             )
             todo = extension_points(spec, points)
             if todo:
@@ -925,6 +949,7 @@ def _run_round(
     poll_s: float,
     progress,
     grid,
+    runner=None,
 ) -> dict[str, Outcome]:
     """Run the unfinished `points` (the base grid, or one extension round) to their end, advancing
     the `grid` progress bar; name -> Outcome for each, finished ones "skipped"."""
@@ -941,10 +966,9 @@ def _run_round(
                 resumes = [status[p.name] == "crashed" for p in unit]
                 steps = configs[unit[0].name].schedule.steps
                 free = min(set(range(parallel)) - {r.slot for r in running})
+                slot = (free, parallel)
                 running.append(
-                    _launch(
-                        unit, resumes, spec, train_cmd, log_dir, progress, steps, (free, parallel)
-                    )
+                    _launch(unit, resumes, spec, train_cmd, log_dir, progress, steps, slot, runner)
                 )
             time.sleep(poll_s)
             for run in list(running):
@@ -997,6 +1021,39 @@ def record_wall_time(out_dir: str, outcomes: list[Outcome], wall_s: float, pack,
         f.write(json.dumps(row | {"pack": pack, "parallel": parallel}) + "\n")
 
 
+LOCAL_RAY = "local"  # `--ray` without an address: a new Ray instance on this machine
+
+
+@contextlib.contextmanager
+def _runner(args, console):
+    """None (trainers run here), or with `--ray` a `ray_launch.RayRunner` on the Ray instance it
+    starts or joins for the sweep (and shuts down after, if it started it)."""
+    if args.ray is None:
+        yield None
+        return
+    address = None if args.ray == LOCAL_RAY else args.ray
+    with ray_launch.session(address):
+        nodes = ray_launch.nodes()
+        cpus, gpus, at_once = ray_launch.plan(
+            nodes, args.parallel, args.cpus_per_run, args.gpus_per_run
+        )
+        has = {k: sum(n.get(k, 0) for n in nodes) for k in ("CPU", "GPU")}
+        where = "a local Ray instance" if address is None else f"the Ray cluster at {address}"
+        console.print(
+            f"ray: {where}, {len(nodes)} node(s) with {has['CPU']:g} CPUs and {has['GPU']:g} GPUs;"
+            f" each trainer asks for {cpus} CPU(s)"
+            + (f" and {gpus:g} GPU(s)" if gpus else "")
+            + f", {args.parallel} at a time (--parallel)",
+            **PLAIN,
+        )
+        if at_once < args.parallel:
+            console.print(
+                f"[yellow]ray: the cluster holds {at_once} such trainer(s) at once now; the others "
+                "wait in Ray's queue (for more nodes, or lower --cpus-per-run)[/yellow]"
+            )
+        yield ray_launch.RayRunner(cpus, gpus)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="grpo-lora sweep",
@@ -1015,6 +1072,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dry-run", action="store_true", help="list the points and their estimated cost"
     )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const=LOCAL_RAY,
+        default=None,
+        metavar="ADDRESS",
+        help="run each trainer as a Ray task, on a new local Ray instance or (ADDRESS: auto, "
+        "HOST:PORT, ray://HOST:PORT) an existing cluster; needs grpo-lora[ray] and run "
+        "directories that every node sees (docs/ray.md)",
+    )
+    parser.add_argument(
+        "--cpus-per-run",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --ray: CPUs each trainer asks for (default: one GPU node's cores per GPU, "
+        "or the cluster's cores split --parallel ways)",
+    )
+    parser.add_argument(
+        "--gpus-per-run",
+        type=float,
+        default=None,
+        metavar="G",
+        help="with --ray: GPUs each trainer asks for (default: 1 where the cluster has GPUs, "
+        "else 0)",
+    )
     # Hidden: the trainer command, for tests (a fake trainer) and wrappers (e.g. accelerate launch).
     parser.add_argument("--train-cmd", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1025,6 +1108,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.parallel < 1 or args.pack < 1:
         print("error: --parallel and --pack must be >= 1", file=sys.stderr)
         return 2
+    if args.ray is None and (args.cpus_per_run is not None or args.gpus_per_run is not None):
+        print("error: --cpus-per-run and --gpus-per-run go with --ray", file=sys.stderr)
+        return 2
+    if (args.cpus_per_run is not None and args.cpus_per_run < 1) or (args.gpus_per_run or 0) < 0:
+        print("error: --cpus-per-run must be >= 1 and --gpus-per-run >= 0", file=sys.stderr)
+        return 2
+    if args.ray is not None and not args.dry_run:
+        try:
+            ray_launch.import_ray()
+        except ImportError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     try:
         spec = load_sweep(args.sweep)
         points = expand(spec)
@@ -1044,14 +1139,18 @@ def main(argv: list[str] | None = None) -> int:
     pack, memory = pack_cap(measure(points), args.pack, available_memory_mb())
     if memory:
         console.print(memory, **PLAIN)
-    if args.parallel > (os.cpu_count() or 1):
+    if args.ray is None and args.parallel > (os.cpu_count() or 1):
         console.print(f"[yellow]--parallel {args.parallel} exceeds {os.cpu_count()} CPUs[/yellow]")
     t0 = time.monotonic()
     try:
-        outcomes = run_sweep(spec, args.parallel, train_cmd, console, pack=pack)
+        with _runner(args, console) as runner:
+            outcomes = run_sweep(spec, args.parallel, train_cmd, console, pack=pack, runner=runner)
     except KeyboardInterrupt:
         console.print("interrupted: re-launch the same command to resume")
         return 130
+    except ray_launch.RayStartError as e:  # e.g. no cluster at that address
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     wall_s = time.monotonic() - t0
     record_wall_time(spec.out_dir, outcomes, wall_s, pack, args.parallel)
     lines = closing_lines(outcomes, spec.out_dir, wall_s)

@@ -513,7 +513,8 @@ def test_real_sweep_then_report(tiny_path, tmp_path, monkeypatch):
     md = report.write_report(Path(spec.out_dir)).read_text()
     assert f"| 1 | all | {params[1]:,} | 1e-03 (only LR) |" in md
     assert f"| full | - | {params['full']:,} | 2e-04 (only LR) |" in md
-    assert "2 finished runs" in md and "Best LR ratio, LoRA r=1 (all): **not measured**" in md
+    assert "2 finished runs" in md and "fewer than 3 LRs" in md
+    assert "**Best LR ratio, LoRA r=1 (all) (claim 2: ~10x)**: **cannot tell**" in md
     for fig in ("fig_lr.png", "fig_curves.png", "fig_capacity.png", "fig_cost.png"):
         assert (Path(spec.out_dir) / fig).stat().st_size > 10_000
 
