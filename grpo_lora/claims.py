@@ -1,7 +1,8 @@
 """The study's claims, answered across its sweeps: the first section of `grpo-lora report`.
 
 The claims of "LoRA Without Regret" (Schulman et al., Thinking Machines 2025) that this miniature
-can test, each given a verdict (holds / does not hold / cannot tell), its numbers and its tolerance:
+can test, each given a verdict (holds / does not hold / cannot tell) and its effects, each with a
+90 % interval over seeds and the margin it is judged against:
 
   1. rank-1 LoRA matches FullFT in RL;
   2. the best LoRA LR is ~10x FullFT's and nearly independent of rank;
@@ -19,16 +20,30 @@ Which finished runs (anywhere under the report's directory) answer which claim:
   width       GRPO runs on `tiny-w<N>` at the main study's batch size: claim 6 (`tiny` is width 128)
   batch       GRPO runs on the main study's model and number of episodes at other batch sizes: 4
   SL          `grpo-lora sft` runs from the same starting policy: claim 5's SL side
-Every comparison is made between arms at their own best LR (`report.best_lr`). A claim resting on an
-arm whose best LR is the lowest or highest it ran is "cannot tell": that optimum was not found. So
-is a claimed difference (claims 3, 4, 6) measured within its tolerance: the seeds cannot tell it from
-noise (`signed`); one measured beyond it the other way does not hold.
 
-Tolerances: a reward difference counts when it exceeds max(0.02, the arms' seed sds added)
-(`report._tol`); a difference of two gaps, when it exceeds the two gaps' tolerances added; an SL
-log-loss difference, when it exceeds max(2% of FullFT's log-loss, the sds added); an LR ratio is "~10x" within a
-factor 10^0.5 of 10 (one step of a half-decade grid), and LRs are "rank-independent" within that
-same factor of each other.
+Verdicts. Every claim is judged by one rule (`grpo_lora.stats`), on the held-out score (GRPO: final held-out
+pass@1; SFT: held-out log-loss), each arm at its own best LR (`report.best_lr`: the argmax of the
+seed-averaged held-out score). The claim's effect, e.g. LoRA - FullFT held-out pass@1, or a
+difference of two such gaps (claims 4, 6), is a contrast of seed groups with a 90 % Welch interval,
+seeds paired where both arms of a gap ran the same seeds (same data order; across studies, never).
+It **matches** when the whole interval lies inside ±`stats.MARGIN` (0.05 pass@1; claim 5's SL side:
+`SL_MARGIN_REL` of FullFT's held-out log-loss); **differs** when it excludes 0; else **cannot
+tell**, with the seeds the spread says would settle it. `stats.judge` maps that to the claim, by
+its claimed direction: a claim of level (1, 5's RL side, 3's mlp vs all) holds when the effect
+matches and does not hold when it differs by more than the margin (point estimate beyond it); a
+claimed difference (3's attn below mlp, 4, 5's SL side, 6) holds when the interval excludes 0 on
+the claimed side and does not hold when it excludes 0 on the other side or lies inside the margin;
+anything else cannot tell. A claim with several parts holds when all hold and does not hold when
+any does not (`stats.combine`).
+
+A claim resting on an arm whose best LR is the lowest or highest it ran is "cannot tell": that
+optimum was not found. Claim 2 measures the best LR: each arm's optimum is the vertex of a
+quadratic in log10(LR) through its best grid point and the two neighbours (seed-mean held-out
+pass@1), with a 90 % bootstrap interval over seeds (`stats.fit_optimum`); the LoRA/FullFT ratio of
+fitted optima, with the interval of the paired draws, is "~10x" when that interval lies within a
+factor `LR_FACTOR` = 10^0.5 of 10 (one half-decade grid step), and the LoRA ranks are
+"rank-independent" when the ratio of the highest rank's optimum to the lowest's lies within that
+same factor of 1: both as "level" claims in log10 units (margin 0.5).
 """
 
 from __future__ import annotations
@@ -42,7 +57,6 @@ from pathlib import Path
 
 from grpo_lora.models import tiny_width
 from grpo_lora.report import (
-    MIN_TOL,
     STUDY_LR_RATIO,
     Arm,
     Study,
@@ -51,34 +65,39 @@ from grpo_lora.report import (
     _pm,
     _save,
     _table,
-    _tol,
     final_logloss,
     final_pass1,
     group_arms,
+    held_contrast,
     mean_curve,
+    paired,
     pointwise_best,
     sd_curve,
 )
 from grpo_lora.runs import Run, is_number, lr_tag, setting_groups
+from grpo_lora.stats import MARGIN, Effect, combine, fit_optimum, judge, ratio_effect
 from grpo_lora.sweep import WALL_TIMES
 from grpo_lora.tiny import TinyRecipe
 
-# the smallest held-out log-loss difference called a difference, relative to FullFT's: log-losses
-# near the end of SFT are small (~0.01-0.02 nats/token on tiny-arith), so a fixed floor would hide all
-SL_MIN_REL = 0.02
-LR_FACTOR = 10**0.5  # one step of a half-decade grid
-GRID_SLACK = 1.01
-PLATEAU_FRACTION = 0.25  # FullFT has plateaued when its last quarter rises less than MIN_TOL
+# claim 5's SL margin, relative to FullFT's held-out log-loss: log-losses near the end of SFT are
+# small (~0.01-0.02 nats/token on tiny-arith), so a fixed margin in nats would mean nothing
+SL_MARGIN_REL = 0.10
+LR_FACTOR = 10**0.5  # one step of a half-decade grid: "~10x" is within this factor of 10
+PLATEAU_FRACTION = 0.25  # FullFT has plateaued when its last quarter rises less than PLATEAU_RISE
+PLATEAU_RISE = 0.02  # of training reward (descriptive: the horizon check, not a claim's verdict)
 
 
 @dataclass
 class Verdict:
     claim: str
     verdict: str  # "holds" | "does not hold" | "cannot tell"
-    text: str  # the numbers, and the tolerance used
+    text: str  # the effects, each as `stats.Effect.text()`
+
+    def sentence(self) -> str:
+        return f"**{self.claim}**: **{self.verdict}**. {self.text}"
 
     def line(self) -> str:
-        return f"- **{self.claim}**: **{self.verdict}**. {self.text}"
+        return f"- {self.sentence()}"
 
 
 def width_of(model: str) -> int | None:
@@ -150,25 +169,12 @@ def batch_studies(rl: list[Study], main: Study) -> dict[int, Study]:
 # Verdicts
 
 
-def signed(effect: float, tol: float) -> str:
-    """The verdict on a claimed effect (positive = the claimed direction) measured with tolerance
-    `tol`: beyond it either way, holds or does not hold; within it, cannot tell (more seeds would)."""
-    if effect > tol:
-        return "holds"
-    return "does not hold" if effect < -tol else "cannot tell"
-
-
 def _edges(*arms: Arm) -> str:
     """ "" when every arm's best LR is inside the LRs it ran, else the sentence saying which is not."""
     at = [a.label for a in arms if a.best_at_edge]
     if not at:
         return ""
     return f"best LR on the edge of the LRs run for {', '.join(at)}: its optimum was not found"
-
-
-def _gap(a: Arm, full: Arm) -> tuple[float, float]:
-    """(LoRA - FullFT best final reward, the tolerance of that difference)."""
-    return a.best.reward[0] - full.best.reward[0], _tol(a, full)
 
 
 def _arm(study: Study, rank, targets: str | None = None) -> Arm | None:
@@ -178,8 +184,33 @@ def _arm(study: Study, rank, targets: str | None = None) -> Arm | None:
     return a if a is not None and a.best is not None else None
 
 
-def _seeds(*arms: Arm) -> str:
-    return "seeds at the best LR: " + ", ".join(f"{a.label} {len(a.best.rewards)}" for a in arms)
+def gap(a: Arm, b: Arm, margin: float = MARGIN) -> Effect | None:
+    """a - b held-out score, each at its best LR, seeds paired where both ran the same."""
+    return held_contrast([(a.best, b.best, 1.0)], margin)
+
+
+def _vs(a: Arm, b: Arm) -> str:
+    """`LoRA r=1 (all) (LR 3e-03) - FullFT (LR 3e-04), paired by seed`"""
+    how = "paired by seed" if paired(a.best, b.best) else "unpaired (Welch)"
+    return f"{a.label} (LR {lr_tag(a.best.lr)}) - {b.label} (LR {lr_tag(b.best.lr)}), {how}"
+
+
+def _ci(e: Effect) -> str:
+    """`-0.015 [-0.047, +0.017]`: an effect and its interval, in a row of several."""
+    if e.low is None:
+        return f"{e.estimate:+.3f} (one seed)"
+    return f"{e.estimate:+.3f} [{e.low:+.3f}, {e.high:+.3f}]"
+
+
+def match_verdict(a: Arm, full: Arm, name: str, margin: float = MARGIN) -> Verdict:
+    """`a` is level with `full`: held-out pass@1 a - full at their best LRs, claimed "level"."""
+    e = gap(a, full, margin)
+    if e is None:
+        return Verdict(name, "cannot tell", "no held-out pass@1 at a best LR.")
+    text = f"held-out pass@1 {_vs(a, full)}: {e.text()}."
+    if edge := _edges(a, full):
+        return Verdict(name, "cannot tell", f"{text} {edge}.")
+    return Verdict(name, judge(e, "level"), text)
 
 
 def claim_match(main: Study) -> Verdict:
@@ -187,15 +218,60 @@ def claim_match(main: Study) -> Verdict:
     r1, full = _arm(main, 1), _arm(main, "full")
     if r1 is None or full is None:
         return Verdict(name, "cannot tell", "needs finished rank-1 and FullFT GRPO runs.")
-    gap, tol = _gap(r1, full)
-    text = (
-        f"best final reward {_pm(r1.best.reward)} (LR {lr_tag(r1.best.lr)}) vs FullFT "
-        f"{_pm(full.best.reward)} (LR {lr_tag(full.best.lr)}): gap {gap:+.3f}, tolerance "
-        f"±{tol:.3f}; {_seeds(r1, full)}."
+    return match_verdict(r1, full, name)
+
+
+def _ratio_text(e: Effect, target: float) -> str:
+    """`10x [90 % CI 8.1x, 12.3x]` from an effect in log10(ratio / target)."""
+
+    def x(v: float) -> str:
+        return f"{target * 10**v:.3g}x"
+
+    return f"{x(e.estimate)} [90 % CI {x(e.low)}, {x(e.high)}]"
+
+
+def lr_verdict(lora: list[Arm], full: Arm, name: str) -> Verdict:
+    """Each LoRA arm's fitted optimum LR is ~10x FullFT's (its ratio "level" with 10 within a
+    factor LR_FACTOR, in log10 units), and with two or more ranks, the highest rank's optimum is
+    level with the lowest's within that factor (module doc)."""
+    opt = {a.label: fit_optimum(a.held_by_lr) for a in [full, *lora]}
+    missing = [k for k, o in opt.items() if o.log10_lr is None]
+    fitted = "; ".join(
+        f"{k} {lr_tag(o.lr)} [{lr_tag(10**o.low)}, {lr_tag(10**o.high)}]"
+        for k, o in opt.items()
+        if o.log10_lr is not None
     )
-    if edge := _edges(r1, full):
-        return Verdict(name, "cannot tell", f"{text} {edge}.")
-    return Verdict(name, "holds" if abs(gap) <= tol else "does not hold", text)
+    text = (
+        "fitted optimum LR (vertex of a quadratic in log10 LR through the best LR and its "
+        "neighbours, seed-mean held-out pass@1; 90 % bootstrap interval over seeds): "
+        + (fitted or "none")
+        + "."
+    )
+    if missing:
+        why = "; ".join(
+            f"{k}: " + ("fewer than 3 LRs" if len(a.cells) < 3 else "best LR on the grid's edge")
+            for k, a in ((a.label, a) for a in [full, *lora])
+            if k in missing
+        )
+        return Verdict(name, "cannot tell", f"{text} No optimum fitted for {why}.")
+    parts, verdicts = [], []
+    for a in lora:
+        e = ratio_effect(opt[a.label], opt[full.label], STUDY_LR_RATIO, LR_FACTOR)
+        verdicts.append(judge(e, "level"))
+        parts.append(
+            f"{a.label} / FullFT {_ratio_text(e, STUDY_LR_RATIO)}, log10(ratio / "
+            f"{STUDY_LR_RATIO:g}) {e.text()}"
+        )
+    if len(lora) > 1:
+        lo, hi = min(lora, key=lambda a: a.rank), max(lora, key=lambda a: a.rank)
+        e = ratio_effect(opt[hi.label], opt[lo.label], 1.0, LR_FACTOR)
+        verdicts.append(judge(e, "level"))
+        parts.append(
+            f"rank independence, {hi.label} / {lo.label} {_ratio_text(e, 1.0)}, log10 ratio "
+            f"{e.text()}"
+        )
+    text += " Ratios (margin: a factor 10^0.5 ≈ 3.16): " + "; ".join(parts) + "."
+    return Verdict(name, combine(verdicts), text)
 
 
 def claim_lr(main: Study) -> Verdict:
@@ -204,25 +280,7 @@ def claim_lr(main: Study) -> Verdict:
     lora = [a for a in main.lora_main if a.best is not None]
     if full is None or not lora:
         return Verdict(name, "cannot tell", "needs finished LoRA and FullFT GRPO runs.")
-    ratios = {a.label: a.best.lr / full.best.lr for a in lora}
-    spread = max(a.best.lr for a in lora) / min(a.best.lr for a in lora)
-    text = (
-        "best LR / FullFT's best LR "
-        + ", ".join(f"{k} {v:.3g}x" for k, v in ratios.items())
-        + f" (FullFT {lr_tag(full.best.lr)}); the LoRA ranks' best LRs span a factor {spread:.3g}; "
-        f"tolerance: a factor {LR_FACTOR:.2f} (one half-decade grid step)."
-    )
-    if edge := _edges(full, *lora):
-        return Verdict(name, "cannot tell", f"{text} {edge}.")
-    # grid LRs carry 3 significant digits (3.16e-4), so neighbours may be 1.001 grid steps apart
-    near = all(abs(math.log10(r / STUDY_LR_RATIO)) <= 0.5 * GRID_SLACK for r in ratios.values())
-    flat = spread <= LR_FACTOR**GRID_SLACK
-    verdict = "holds" if near and flat else "does not hold"
-    if not near:
-        text += " Not ~10x."
-    if not flat:
-        text += " Not rank-independent."
-    return Verdict(name, verdict, text)
+    return lr_verdict(lora, full, name)
 
 
 def at_horizons(claim, main: Study, long: Study | None) -> Verdict:
@@ -239,45 +297,49 @@ def at_horizons(claim, main: Study, long: Study | None) -> Verdict:
     )
 
 
+def targets_verdict(rank, group: list[Arm], name: str, margin: float = MARGIN) -> Verdict:
+    """At one rank, attention-only trails MLP-only (attn - mlp, claimed "down") and MLP-only is
+    level with all layers (mlp - all, claimed "level")."""
+    have = {a.targets: a for a in group if a.best is not None}
+    if not {"all", "mlp", "attn"} <= set(have):
+        return Verdict(name, "cannot tell", "needs all, mlp and attn arms at one rank.")
+    al, mlp, attn = have["all"], have["mlp"], have["attn"]
+    e_attn, e_mlp = gap(attn, mlp, margin), gap(mlp, al, margin)
+    if e_attn is None or e_mlp is None:
+        return Verdict(name, "cannot tell", "no held-out pass@1 at a best LR.")
+    v_attn, v_mlp = judge(e_attn, "down"), judge(e_mlp, "level")
+    text = (
+        f"rank {rank}, held-out pass@1 at each one's best LR: {_vs(attn, mlp)}: {e_attn.text()} "
+        f"(claimed below 0: {v_attn}); {_vs(mlp, al)}: {e_mlp.text()} (claimed level: {v_mlp})."
+    )
+    if edge := _edges(al, mlp, attn):
+        return Verdict(name, "cannot tell", f"{text} {edge}.")
+    return Verdict(name, combine([v_attn, v_mlp]), text)
+
+
 def claim_targets(main: Study) -> Verdict:
     name = "3. attention-only LoRA trails MLP-only, which matches all layers"
     groups = main.multi_target
     rank = min(groups, default=None)
-    have = {a.targets: a for a in groups.get(rank, []) if a.best is not None}
-    if not {"all", "mlp", "attn"} <= set(have):
-        return Verdict(name, "cannot tell", "needs all, mlp and attn arms at one rank.")
-    al, mlp, attn = have["all"], have["mlp"], have["attn"]
-    d_attn = attn.best.reward[0] - mlp.best.reward[0]
-    d_mlp = mlp.best.reward[0] - al.best.reward[0]
-    t_attn, t_mlp = _tol(attn, mlp), _tol(mlp, al)
-    text = (
-        f"rank {rank}, best final reward: all {_pm(al.best.reward)}, mlp {_pm(mlp.best.reward)}, "
-        f"attn {_pm(attn.best.reward)}; attn - mlp {d_attn:+.3f} (tolerance ±{t_attn:.3f}), "
-        f"mlp - all {d_mlp:+.3f} (±{t_mlp:.3f})."
-    )
-    if edge := _edges(al, mlp, attn):
-        return Verdict(name, "cannot tell", f"{text} {edge}.")
-    if abs(d_mlp) > t_mlp:
-        return Verdict(name, "does not hold", text + " MLP-only and all layers differ.")
-    return Verdict(name, signed(-d_attn, t_attn), text)
+    return targets_verdict(rank, groups.get(rank, []), name)
 
 
 def _gap_change(
-    studies: dict[int, Study], rank
-) -> tuple[list[str], float, float, list[Arm]] | None:
-    """Rank `rank`'s gap to FullFT in each study (keyed by width or batch), and how it changes
-    from the first key to the last: (cells, change, tolerance, arms)."""
-    rows, gaps, arms = [], [], []
+    studies: dict[int, Study], rank, margin: float = MARGIN
+) -> tuple[list[str], Effect, list[Arm]] | None:
+    """Rank `rank`'s held-out gap to FullFT in each study (keyed by width or batch), and how it
+    changes from the first key to the last, as one contrast: (rows, change, arms). Seeds are
+    paired within a study, never across studies (another batch size is another data order)."""
+    rows, pairs, arms = [], [], []
     for key, s in studies.items():
         a, full = _arm(s, rank), _arm(s, "full")
-        if a is None or full is None:
+        if a is None or full is None or (e := gap(a, full, margin)) is None:
             return None
-        gap, tol = _gap(a, full)
-        rows.append(f"{key}: {gap:+.3f} (±{tol:.3f})")
-        gaps.append((gap, tol))
+        rows.append(f"{key}: {_ci(e)}")
+        pairs.append((a.best, full.best))
         arms += [a, full]
-    (g0, t0), (g1, t1) = gaps[0], gaps[-1]
-    return rows, g1 - g0, t0 + t1, arms
+    (a1, f1), (a0, f0) = pairs[-1], pairs[0]
+    return rows, held_contrast([(a1, f1, 1.0), (a0, f0, -1.0)], margin), arms
 
 
 def claim_batch(batch: dict[int, Study]) -> Verdict:
@@ -296,12 +358,13 @@ def claim_batch(batch: dict[int, Study]) -> Verdict:
         got = _gap_change(batch, rank)
         if got is None:
             continue
-        rows, change, tol, arms = got
+        rows, change, arms = got
+        v = judge(change, "down")
         parts.append(
-            f"rank {rank}, gap to FullFT by episodes a step: {'; '.join(rows)}; from {lo} to {hi} "
-            f"it changes by {change:+.3f} (tolerance ±{tol:.3f})"
+            f"rank {rank}, held-out pass@1 gap to FullFT by episodes a step: {'; '.join(rows)}; "
+            f"from {lo} to {hi} it changes by {change.text()} (claimed below 0: {v})"
         )
-        verdicts.append(signed(-change, tol))
+        verdicts.append(v)
         if edge := _edges(*arms):
             edges.append(edge)
     if not parts:
@@ -309,10 +372,7 @@ def claim_batch(batch: dict[int, Study]) -> Verdict:
     text = "; ".join(parts) + "."
     if edges:
         return Verdict(name, "cannot tell", f"{text} {'; '.join(sorted(set(edges)))}.")
-    for verdict in ("does not hold", "cannot tell"):
-        if verdict in verdicts:
-            return Verdict(name, verdict, text)
-    return Verdict(name, "holds", text)
+    return Verdict(name, combine(verdicts), text)
 
 
 def claim_width(width: dict[int, Study]) -> Verdict:
@@ -326,20 +386,15 @@ def claim_width(width: dict[int, Study]) -> Verdict:
     got = _gap_change(width, 1)
     if got is None:
         return Verdict(name, "cannot tell", "needs rank-1 and FullFT runs at every width.")
-    rows, change, tol, arms = got
+    rows, change, arms = got
+    v = judge(change, "up")
     text = (
-        f"rank-1 gap to FullFT by width: {'; '.join(rows)}; from width {min(width)} to "
-        f"{max(width)} it changes by {change:+.3f} (tolerance ±{tol:.3f})."
+        f"rank-1 held-out pass@1 gap to FullFT by width: {'; '.join(rows)}; from width "
+        f"{min(width)} to {max(width)} it changes by {change.text()} (claimed above 0)."
     )
     if edge := _edges(*arms):
         return Verdict(name, "cannot tell", f"{text} {edge}.")
-    return Verdict(name, signed(change, tol), text)
-
-
-def _sl_gap(a: Arm, full: Arm) -> tuple[float, float]:
-    """(SL rank's best held-out log-loss - FullFT's, tolerance): positive = behind FullFT."""
-    sds = sum(x.best.reward[1] or 0.0 for x in (a, full))
-    return full.best.reward[0] - a.best.reward[0], max(SL_MIN_REL * -full.best.reward[0], sds)
+    return Verdict(name, v, text)
 
 
 def claim_sl_rl(sl: dict[tuple, Arm], main: Study | None) -> Verdict:
@@ -352,20 +407,27 @@ def claim_sl_rl(sl: dict[tuple, Arm], main: Study | None) -> Verdict:
             "cannot tell",
             "needs rank-1 and FullFT `grpo-lora sft` runs (recipes/study/sft.yaml).",
         )
-    if main is None or _arm(main, 1) is None or _arm(main, "full") is None:
+    r1, full = (_arm(main, 1), _arm(main, "full")) if main else (None, None)
+    if r1 is None or full is None:
         return Verdict(name, "cannot tell", "needs the rank-1 and FullFT GRPO runs too.")
-    sl_gap, sl_tol = _sl_gap(r1_sl, full_sl)
-    rl_gap, rl_tol = _gap(_arm(main, 1), _arm(main, "full"))
+    if not full_sl.best.held:
+        return Verdict(name, "cannot tell", "no held-out log-loss at FullFT's best LR.")
+    full_loss = -statistics.fmean(full_sl.best.held)
+    # held = -(log-loss): FullFT's minus rank 1's is rank 1's log-loss minus FullFT's
+    sl_e = gap(full_sl, r1_sl, SL_MARGIN_REL * full_loss)
+    rl_e = gap(r1, full)
+    if sl_e is None or rl_e is None:
+        return Verdict(name, "cannot tell", "no held-out score at a best LR.")
+    v_sl, v_rl = judge(sl_e, "up"), judge(rl_e, "level")
     text = (
-        f"SL: rank-1 held-out log-loss {-r1_sl.best.reward[0]:.4f} vs FullFT "
-        f"{-full_sl.best.reward[0]:.4f} nats/token, rank 1 behind by {sl_gap:+.4f} (tolerance "
-        f"±{sl_tol:.4f}); RL: rank-1 reward gap {rl_gap:+.3f} (±{rl_tol:.3f})."
+        f"SL: held-out log-loss, rank 1 (LR {lr_tag(r1_sl.best.lr)}) - FullFT (LR "
+        f"{lr_tag(full_sl.best.lr)}, {full_loss:.4f} nats/token), margin {SL_MARGIN_REL:.0%} of "
+        f"FullFT's: {sl_e.text(4)} (claimed above 0: {v_sl}); RL: held-out pass@1 {_vs(r1, full)}: "
+        f"{rl_e.text()} (claimed level: {v_rl})."
     )
-    edge = _edges(r1_sl, full_sl, _arm(main, 1), _arm(main, "full"))
-    if edge:
+    if edge := _edges(r1_sl, full_sl, r1, full):
         return Verdict(name, "cannot tell", f"{text} {edge}.")
-    holds = sl_gap > sl_tol and abs(rl_gap) <= rl_tol
-    return Verdict(name, "holds" if holds else "does not hold", text)
+    return Verdict(name, combine([v_sl, v_rl]), text)
 
 
 def plateau(study: Study) -> str:
@@ -380,11 +442,12 @@ def plateau(study: Study) -> str:
         return "FullFT plateau: too few steps to tell."
     slope = statistics.linear_regression(last, [pb[s][0] for s in last]).slope
     rise = slope * (last[-1] - last[0])
-    flat = "has plateaued" if rise < MIN_TOL else "had NOT plateaued"
+    flat = "has plateaued" if rise < PLATEAU_RISE else "had NOT plateaued"
     return (
         f"FullFT {flat} by step {last[-1]}: its pointwise best over LRs (smoothed over "
         f"{study.window} steps) rose {rise:+.3f} over steps {last[0]}-{last[-1]} (least-squares "
-        f"line; plateau = a rise under {MIN_TOL} over the last {PLATEAU_FRACTION:.0%} of the steps)."
+        f"line; plateau = a rise under {PLATEAU_RISE} over the last {PLATEAU_FRACTION:.0%} of the "
+        "steps)."
     )
 
 
@@ -395,35 +458,41 @@ def plateau(study: Study) -> str:
 def fig_setting(
     studies: dict[int, Study], ranks: list, path: Path, xlabel: str, title: str
 ) -> None:
-    """Across one setting (width, batch size): each arm's best final reward, and each LoRA rank's
-    gap to FullFT with its tolerance, every arm at its own best LR in each study."""
+    """Across one setting (width, batch size): each arm's held-out pass@1 at its best LR, and each
+    LoRA rank's gap to FullFT with its 90 % interval (`gap`), every arm at its own best LR."""
     fig, axes = _plt().subplots(1, 2, figsize=(11, 4.5))
     palette = iter(("tab:blue", "tab:orange", "tab:green", "tab:purple"))
     for rank in ranks:
         color = "black" if rank == "full" else next(palette)
         label = "FullFT" if rank == "full" else f"LoRA rank {rank}"
-        best = [(k, a.best.reward) for k, s in studies.items() if (a := _arm(s, rank))]
-        gaps = [
-            (k, _gap(a, f))
+        best = [
+            (k, m, [[sd or 0.0], [sd or 0.0]])
             for k, s in studies.items()
-            if rank != "full" and (a := _arm(s, rank)) and (f := _arm(s, "full"))
+            if (a := _arm(s, rank)) and (m := a.best.score[0]) is not None
+            for sd in [a.best.score[1]]
+        ]
+        gaps = [
+            (k, e.estimate, [[e.estimate - e.low], [e.high - e.estimate]])
+            if e.low is not None
+            else (k, e.estimate, [[0.0], [0.0]])
+            for k, s in studies.items()
+            if rank != "full"
+            and (a := _arm(s, rank))
+            and (f := _arm(s, "full"))
+            and (e := gap(a, f)) is not None
         ]
         for ax, pts in ((axes[0], best), (axes[1], gaps)):
             if pts:
-                ys, errs = zip(*(v for _, v in pts))
-                errs = [e or 0.0 for e in errs]
-                ax.errorbar(
-                    [k for k, _ in pts],
-                    ys,
-                    yerr=errs,
-                    marker="o",
-                    capsize=3,
-                    color=color,
-                    label=label,
-                )
+                xs, ys, errs = zip(*pts)
+                err = [[e[0][0] for e in errs], [e[1][0] for e in errs]]
+                ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, color=color, label=label)
     axes[1].axhline(0, color="black", lw=1)
-    axes[0].set_ylabel("best final reward (error bar: sd over seeds)")
-    axes[1].set_ylabel("LoRA - FullFT best final reward\n(error bar: tolerance)")
+    for y in (-MARGIN, MARGIN):
+        axes[1].axhline(y, color="grey", ls=":", lw=1)
+    axes[0].set_ylabel("held-out pass@1 at the best LR (error bar: sd over seeds)")
+    axes[1].set_ylabel(
+        "LoRA - FullFT held-out pass@1\n(error bar: 90 % interval; dotted: the margin)"
+    )
     for ax in axes:
         ax.set_xscale("log", base=2)
         ax.set_xticks(list(studies), [str(k) for k in studies])

@@ -24,9 +24,14 @@ prompts_per_step), the verdicts drawn from them (`verdicts`), then one function 
 Definitions (also written into the report):
   final reward   = mean of `reward/mean` over the last 10% of training steps, ceil(0.1 N) >= 1 steps
   final pass@1   = `eval/pass1` at the run's last eval row (else summary.json's eval_pass1_end)
-  best LR        = argmax over LRs of the seed-averaged final reward (per rank and targets)
+  held-out score = a GRPO run's final pass@1; an SFT run's -(final held-out log-loss)
+  best LR        = argmax over LRs of the seed-averaged held-out score (per rank and targets; ties:
+                   the smaller LR); an arm with no held-out evaluation falls back to final reward
   spread         = sample standard deviation over seeds (n - 1), at that LR
   bits bound     = episodes x 1 bit: rewards are binary (0/1), so an episode carries at most 1 bit
+Every verdict is an effect on the held-out score, each arm at its best LR, with its 90 % interval
+over seeds, judged against an equivalence margin (`grpo_lora.stats`: Welch's interval, seeds paired
+when both arms ran the same ones; `stats.judge`); the verdict functions are `grpo_lora.claims`'s.
 """
 
 from __future__ import annotations
@@ -52,10 +57,10 @@ from grpo_lora.runs import (
     setting_groups,
     train_step_s,
 )
+from grpo_lora.stats import MARGIN, Effect, contrast
 
 FINAL_FRAC = 0.10  # final reward averages the last 10% of steps
 BITS_PER_EPISODE = 1.0  # binary reward: at most 1 bit per episode
-MIN_TOL = 0.02  # smallest reward gap called a difference (absolute, reward in [0, 1])
 STUDY_LR_RATIO = 10.0  # LoRA Without Regret: best LoRA LR / best FullFT LR ~ 10 (9.8 fitted)
 
 
@@ -101,9 +106,18 @@ def final_pass1(run: Run) -> float | None:
     return last_eval(run, "eval/pass1", "eval_pass1_end")
 
 
+def heldout_score(run: Run) -> float | None:
+    """What a run's best LR maximises and its verdicts compare: a GRPO run's final held-out pass@1;
+    an SFT run's -(final held-out log-loss), so the lowest loss is the best."""
+    if run.command == "sft":
+        loss = final_logloss(run)
+        return None if loss is None else -loss
+    return final_pass1(run)
+
+
 def best_lr(rewards: dict[float, list[float]]) -> float | None:
-    """The best LR of an arm, given LR -> each seed's final reward: argmax over LRs of the
-    seed-averaged final reward (ties: the smaller LR); None when no LR has a reward."""
+    """The best LR of an arm, given LR -> each seed's score (held-out: `heldout_score`): argmax
+    over LRs of the seed-averaged score (ties: the smaller LR); None when no LR has a score."""
     means = {lr: statistics.fmean(v) for lr, v in rewards.items() if v}
     return max(sorted(means), key=means.__getitem__, default=None)
 
@@ -131,6 +145,8 @@ class LrCell:
     runs: list[Run]
     rewards: list[float] = field(default_factory=list)
     pass1: list[float] = field(default_factory=list)
+    held: list[float] = field(default_factory=list)  # each seed's `heldout_score`
+    held_seeds: list[int] = field(default_factory=list)  # the seed of each `held` value
 
     @property
     def reward(self) -> tuple[float | None, float | None]:
@@ -139,6 +155,10 @@ class LrCell:
     @property
     def p1(self) -> tuple[float | None, float | None]:
         return _mean_sd(self.pass1)
+
+    @property
+    def score(self) -> tuple[float | None, float | None]:
+        return _mean_sd(self.held)
 
 
 @dataclass
@@ -155,9 +175,16 @@ class Arm:
 
     @property
     def best(self) -> LrCell | None:
-        """The cell at the arm's best LR (`best_lr`)."""
-        lr = best_lr({c.lr: c.rewards for c in self.cells.values()})
+        """The cell at the arm's best LR (`best_lr` of the held-out score; of the final reward
+        when no cell has a held-out score)."""
+        by = self.held_by_lr if any(self.held_by_lr.values()) else None
+        lr = best_lr(by or {c.lr: c.rewards for c in self.cells.values()})
         return None if lr is None else self.cells[lr]
+
+    @property
+    def held_by_lr(self) -> dict[float, list[float]]:
+        """LR -> each seed's held-out score: what the arm's optimum is fitted to."""
+        return {c.lr: c.held for c in self.cells.values()}
 
     @property
     def best_at_edge(self) -> bool:
@@ -180,7 +207,8 @@ def _rank_key(rank) -> tuple:
 
 def group_arms(runs: list[Run]) -> dict[tuple, Arm]:
     """Runs grouped by (rank, targets), then by LR: LoRA ranks ascending, FullFT last. Each cell's
-    `rewards` hold each run's `final_score` (an SFT run's: -(held-out log-loss))."""
+    `rewards` hold each run's `final_score` (an SFT run's: -(held-out log-loss)); `held` each run's
+    `heldout_score`, the verdicts' measure."""
     arms: dict[tuple, Arm] = {}
     for run in runs:
         arm = arms.setdefault(run.arm, Arm(run.rank, run.targets, {}))
@@ -190,6 +218,9 @@ def group_arms(runs: list[Run]) -> dict[tuple, Arm]:
             cell.rewards.append(fr)
         if (p1 := final_pass1(run)) is not None:
             cell.pass1.append(p1)
+        if (h := heldout_score(run)) is not None:
+            cell.held.append(h)
+            cell.held_seeds.append(run.seed)
     order = sorted(arms, key=lambda a: (_rank_key(a[0]), a[1] or ""))
     return {
         k: Arm(arms[k].rank, arms[k].targets, dict(sorted(arms[k].cells.items()))) for k in order
@@ -262,10 +293,31 @@ def bits_excluding_zero_signal(run: Run) -> float | None:
     return total
 
 
-def _tol(a: Arm, b: Arm) -> float:
-    """Smallest best-reward difference between two arms called a difference: their spreads added."""
-    sds = [x.best.reward[1] or 0.0 for x in (a, b) if x.best]
-    return max(MIN_TOL, sum(sds))
+def paired(a: LrCell, b: LrCell) -> bool:
+    """Both cells ran the same seeds, each once: a seed fixes the data order (the sweep gives every
+    point of one seed the same `seed=`), so their difference is taken seed by seed."""
+    sa, sb = set(a.held_seeds), set(b.held_seeds)
+    return sa == sb and len(sa) == len(a.held) == len(b.held)
+
+
+def held_contrast(
+    pairs: list[tuple[LrCell, LrCell, float]], margin: float = MARGIN
+) -> Effect | None:
+    """The effect sum_k w_k * (mean(a_k) - mean(b_k)) of held-out scores, for pairs (a_k, b_k, w_k)
+    of cells, with its interval and verdict (`stats.contrast`): each pair enters as one group of
+    per-seed differences when `paired`, else as its two groups. None when a cell has no score."""
+    groups, weights = [], []
+    for a, b, w in pairs:
+        if not a.held or not b.held:
+            return None
+        if paired(a, b):
+            sa, sb = dict(zip(a.held_seeds, a.held)), dict(zip(b.held_seeds, b.held))
+            groups.append([sa[s] - sb[s] for s in sorted(sa)])
+            weights.append(w)
+        else:
+            groups += [a.held, b.held]
+            weights += [w, -w]
+    return contrast(groups, weights, margin)
 
 
 def _gap_series(arm: Arm, full: Arm, window: int) -> tuple[list[int], list[float], list[float]]:
@@ -285,7 +337,8 @@ def _gap_series(arm: Arm, full: Arm, window: int) -> tuple[list[int], list[float
 
 
 def _gap_opens(steps: list[int], xs: list[float], gaps: list[float], tol: float):
-    """First (step, bits/params) from which the gap stays below -tol to the end, else None."""
+    """First (step, bits/params) from which the gap stays below -tol to the end, else None
+    (descriptive: a smoothed seed mean, no interval; the report uses tol = `stats.MARGIN`)."""
     first = None
     for s, x, g in zip(steps, xs, gaps):
         if g >= -tol:
@@ -355,98 +408,33 @@ def study_of(runs: list[Run], suffix: str = "", heading: str = "") -> Study:
 
 
 def verdicts(study: Study) -> list[str]:
-    """The study's claims, each checked with its numbers: LoRA vs FullFT, the best-LR ratio,
-    targets at equal rank and the capacity argument."""
+    """The study's claims, each judged by `grpo_lora.claims`'s functions on held-out scores (one
+    rule: `stats.judge`): each LoRA rank against FullFT, its fitted best-LR ratio, targets at
+    equal rank; then the capacity argument (descriptive)."""
+    from grpo_lora import claims  # it builds on this module
+
     full = study.full
     if full is None:
         out = ["No finished FullFT runs: nothing to compare LoRA against."]
     else:
         arms = [a for a in study.lora_main if a.best is not None]
-        out = [_match_verdict(a, full) for a in arms]
-        out += [_lr_ratio_verdict(a, full, study.n_steps) for a in arms]
-    out += [v for rank, group in study.multi_target.items() if (v := _target_verdict(rank, group))]
+        out = [
+            claims.match_verdict(
+                a, full, f"{a.label} level with FullFT" + (" (claim 1)" if a.rank == 1 else "")
+            ).sentence()
+            for a in arms
+        ]
+        out += [
+            claims.lr_verdict([a], full, f"Best LR ratio, {a.label} (claim 2: ~10x)").sentence()
+            for a in arms
+        ]
+    out += [
+        claims.targets_verdict(rank, group, f"Targets at rank {rank} (claim 3)").sentence()
+        for rank, group in study.multi_target.items()
+    ]
     if full is not None:
         out += [v for a in study.lora_main if (v := _capacity_verdict(a, full, study.window))]
     return out
-
-
-def _match_verdict(a: Arm, full: Arm) -> str:
-    """Does LoRA end level with FullFT (the study: rank-1 LoRA matches FullFT in RL)?"""
-    fb = full.best
-    gap = a.best.reward[0] - fb.reward[0]
-    tol = _tol(a, full)
-    p1a, p1f = a.best.p1[0], fb.p1[0]
-    p1txt = (
-        ""
-        if p1a is None or p1f is None
-        else f"; held-out pass@1 {p1a:.3f} vs {p1f:.3f} ({p1a - p1f:+.3f})"
-    )
-    claim = " (the study: rank-1 LoRA matches FullFT in RL)" if a.rank == 1 else ""
-    if abs(gap) <= tol:
-        verdict = f"**agrees**{claim}: within ±{tol:.3f}"
-    elif gap < 0:
-        verdict = (
-            f"**does not agree**{claim}: LoRA ends {-gap:.3f} below FullFT (more than ±{tol:.3f})"
-        )
-    else:
-        verdict = f"LoRA ends {gap:.3f} above FullFT (more than ±{tol:.3f})"
-    n_a, n_f = len(a.best.rewards), len(fb.rewards)
-    seeds = f" Seeds: {n_a} vs {n_f}" + (
-        "; a single seed gives no spread, so the tolerance is its floor and the verdict is weak."
-        if min(n_a, n_f) < 2
-        else "."
-    )
-    return (
-        f"{a.label} vs FullFT, best final reward {a.best.reward[0]:.3f} vs {fb.reward[0]:.3f} "
-        f"(gap {gap:+.3f}){p1txt}: {verdict}.{seeds}"
-    )
-
-
-def _lr_ratio_verdict(a: Arm, full: Arm, n_steps: int) -> str:
-    """Is LoRA's best LR about 10x FullFT's? Only measured with two or more LRs on both sides."""
-    if len(a.cells) < 2 or len(full.cells) < 2:
-        return (
-            f"Best LR ratio, {a.label}: **not measured**: it ran at {len(a.cells)} LR(s) "
-            f"and FullFT at {len(full.cells)}; a best LR needs at least two."
-        )
-    fb = full.best
-    ratio = a.best.lr / fb.lr
-    near = abs(math.log10(ratio / STUDY_LR_RATIO)) <= 0.5
-    edge = ""
-    if a.best_at_edge or full.best_at_edge:
-        edge = " The best LR sits at the edge of its grid, so the true optimum may lie outside it and the ratio is only a bound."
-    short = (
-        f" (the study saw ~15x for runs under ~100 steps; these ran {n_steps})"
-        if n_steps < 100
-        else ""
-    )
-    return (
-        f"Best LR ratio, {a.label}: {lr_tag(a.best.lr)} / {lr_tag(fb.lr)} = {ratio:.3g}x "
-        f"vs the study's ~10x{short}: **{'agrees' if near else 'does not agree'}** "
-        f"(agreement = within a factor 10^0.5 ≈ 3.2 of 10x).{edge}"
-    )
-
-
-def _target_verdict(rank, group: list[Arm]) -> str | None:
-    """Does attention-only LoRA trail the other targets at this rank? None without attn to compare."""
-    best = {a.targets: a for a in group if a.best is not None}
-    if "attn" not in best or len(best) < 2:
-        return None
-    attn = best["attn"]
-    others = [a for t, a in best.items() if t != "attn"]
-    parts = ", ".join(f"{a.targets} {a.best.reward[0]:.3f}" for a in best.values())
-    diffs = [attn.best.reward[0] - o.best.reward[0] for o in others]
-    tol = max(_tol(attn, o) for o in others)
-    if all(d < -tol for d in diffs):
-        v = "**agrees** (attention-only trails the others by more than the tolerance)"
-    elif any(d > tol for d in diffs):
-        v = "**does not agree** (attention-only beats another target set)"
-    else:
-        v = f"**inconclusive** (differences within ±{tol:.3f})"
-    return (
-        f"Targets at rank {rank} (study: attention-only LoRA trails MLP-only and all-layer), "
-        f"best final reward {parts}: {v}."
-    )
 
 
 def _capacity_verdict(a: Arm, full: Arm, window: int) -> str | None:
@@ -456,7 +444,7 @@ def _capacity_verdict(a: Arm, full: Arm, window: int) -> str | None:
     steps, xs, gaps = _gap_series(a, full, window)
     if not xs:
         return None
-    tol = _tol(a, full)
+    tol = MARGIN
     opens = _gap_opens(steps, xs, gaps, tol)
     end = f"bits/params reached {xs[-1]:.3g} at step {steps[-1]} ({a.params:,} params)"
     if opens is None:
@@ -529,8 +517,8 @@ BEST_HEADER = [
     "targets",
     "trainable params",
     "best LR",
-    "best final reward (± sd)",
-    "pass@1 at best LR",
+    "final reward at best LR (± sd)",
+    "held-out pass@1 at best LR (± sd)",
 ]
 
 
@@ -607,8 +595,8 @@ def fig_lr(arms: list[Arm], colors: dict, path: Path, title: str) -> None:
         axes[0], arms, colors, "reward", "final reward\n(mean reward/mean, last 10% of steps)"
     )
     _lr_panel(axes[1], arms, colors, "p1", "final held-out pass@1\n(eval/pass1 at the last eval)")
-    axes[0].set_title("final reward vs LR (star = best LR by final reward)")
-    axes[1].set_title("held-out pass@1 vs LR")
+    axes[0].set_title("final reward vs LR (star = best LR, by held-out pass@1)")
+    axes[1].set_title("held-out pass@1 vs LR (star = best LR)")
     axes[0].legend(fontsize=9)
     _save(fig, path, title + "  (error bars: sd over seeds)")
 
@@ -693,7 +681,7 @@ def fig_capacity(gaps: dict[str, tuple], path: Path, title: str, tol: float) -> 
     for label, (xs, ys, c, ls) in gaps.items():
         ax.plot(xs, ys, color=c, ls=ls, lw=1.8, label=label)
     ax.axhline(0, color="black", lw=1)
-    ax.axhspan(-tol, tol, color="grey", alpha=0.15, label=f"±{tol:.3f} (no-difference band)")
+    ax.axhspan(-tol, tol, color="grey", alpha=0.15, label=f"±{tol:.3f} (the equivalence margin)")
     ax.axvline(1, color="tab:red", ls=":", lw=1.5, label="bits bound = trainable params")
     ax.set_xscale("log")
     ax.set_xlabel("bits of reward signal (upper bound: episodes x 1 bit) / trainable params  (log)")
@@ -857,7 +845,7 @@ def _capacity_run_row(a: Arm, r: Run) -> list[str]:
 
 def _capacity_over_steps(study: Study, full: Arm, out: Path) -> list[str]:
     """Each LoRA arm's gap to FullFT at the quarters of its run, and the figure over all steps."""
-    rows, gaps, tol = [], {}, MIN_TOL
+    rows, gaps, tol = [], {}, MARGIN
     for a in study.arms.values():
         if a.rank == "full" or a.best is None:
             continue
@@ -866,7 +854,6 @@ def _capacity_over_steps(study: Study, full: Arm, out: Path) -> list[str]:
             continue
         ls = "-" if a.targets == study.main_targets else "--"
         gaps[f"{a.label}, {a.params:,} params"] = (xs, gs, study.colors[(a.rank, a.targets)], ls)
-        tol = max(tol, _tol(a, full))
         eps = episodes_curve(a.best.runs)
         quarters = (0.25, 0.5, 0.75, 1.0)  # of the steps; a short run has fewer than four
         for i in sorted({max(0, math.ceil(q * len(steps)) - 1) for q in quarters}):
@@ -1064,10 +1051,23 @@ DEFINITIONS = (
     "- **final reward** of a run: mean of `reward/mean` over the last 10% of its training steps "
     "(the last ceil(0.1 N) steps of N, at least one).\n"
     "- **final held-out pass@1**: `eval/pass1` at the run's last eval step.\n"
-    "- **best LR** of a rank (and targets): argmax over LRs of the seed-averaged final reward; "
-    "spread = sample standard deviation over seeds at that LR (`±`), n = number of seeds.\n"
-    f"- **agrees / does not agree** on rewards: a difference counts only when larger than the "
-    f"tolerance max({MIN_TOL}, sd_a + sd_b), the two spreads added.\n"
+    "- **held-out score**: a GRPO run's final held-out pass@1; an SFT run's -(final held-out "
+    "log-loss).\n"
+    "- **best LR** of a rank (and targets): argmax over LRs of the seed-averaged held-out score "
+    "(ties: the smaller LR); spread = sample standard deviation over seeds at that LR (`±`), n = "
+    "number of seeds.\n"
+    "- **verdicts**: every claim is an effect on the held-out score (e.g. LoRA - FullFT held-out "
+    "pass@1, each arm at its best LR) with a 90 % confidence interval over seeds (Welch's t; seeds "
+    "paired when both arms ran the same ones, which share their data order). An effect "
+    f"**matches** when its whole interval lies inside the equivalence margin (±{MARGIN} pass@1 "
+    "unless stated: two one-sided tests at 5 %), **differs** when it excludes 0, else **cannot "
+    "tell**, with the seeds the observed spread says would settle it. A claim that two arms are "
+    "level holds when they match and does not hold when they differ by more than the margin; a "
+    "claimed difference holds when its interval excludes 0 on the claimed side and does not hold "
+    "when it excludes 0 on the other or lies inside the margin. A claim resting on an arm whose "
+    "best LR is on the edge of its grid cannot tell. The best-LR ratio is that of fitted optima "
+    "(a quadratic in log10 LR through the best LR and its neighbours), with a bootstrap interval "
+    "over seeds.\n"
     "- **bits bound**: rewards are binary (0/1), so each episode carries at most 1 bit of reward "
     "information; bits bound = episodes x 1 bit.\n"
 )

@@ -12,11 +12,26 @@ The verdict: **matches** when the whole interval lies inside (-margin, +margin) 
 tests of equivalence both reject); else **differs** when it excludes 0; else **cannot tell**, with
 the seeds per group that the observed spread says would settle it. A single seed in any group gives
 no interval: cannot tell.
+
+A claim's verdict (holds / does not hold / cannot tell) comes from its effect's interval through
+`judge`, given the claimed direction: "level" (the effect is within ±margin: holds when it matches;
+does not hold when the interval excludes 0 and the estimate lies beyond the margin), "up" or "down"
+(the effect is positive / negative: holds when the interval excludes 0 on that side; does not hold
+when it excludes 0 on the other side, or lies wholly inside ±margin, a negligible effect).
+
+An arm's best LR as a measurement (`fit_optimum`): a quadratic in log10(LR) through the best grid
+point (seed-mean held-out score; ties to the smaller LR) and its two neighbours; its vertex, clamped
+to those three points, is the optimum. A best point on the grid's edge, or fewer than three LRs,
+gives no optimum (it may lie beyond). Its 90 % interval: a bootstrap over seeds (each LR's seeds
+resampled with replacement, `DRAWS` times, fixed RNG seed `RNG_SEED`; each draw refitted around its
+own best point). The ratio of two arms' optima (`ratio_effect`) takes its interval from the paired
+draws (draw k of one arm against draw k of the other), in log10 units.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import statistics
 from dataclasses import dataclass
 
@@ -25,6 +40,8 @@ from scipy.stats import t as student_t
 LEVEL = 0.90  # two one-sided tests at 5 % each
 MARGIN = 0.05  # held-out pass@1; a sweep file's `margin` overrides it
 MAX_SEEDS = 1000  # past this, "more seeds" is no advice
+DRAWS = 1000  # bootstrap draws of an arm's fitted optimum LR
+RNG_SEED = 0  # the bootstrap's fixed RNG seed: a report is reproducible
 
 
 @dataclass(frozen=True)
@@ -55,7 +72,9 @@ class Effect:
             else " (no interval: one seed)"
         )
         seeds = " vs ".join(str(n) for n in self.seeds)
-        out = f"{f.format(self.estimate)}{interval}, margin ±{self.margin:.{digits}f}, seeds {seeds}"
+        out = (
+            f"{f.format(self.estimate)}{interval}, margin ±{self.margin:.{digits}f}, seeds {seeds}"
+        )
         out += f": {self.verdict}"
         if self.verdict == "cannot tell" and self.seeds_needed is not None:
             out += f" (about {self.seeds_needed} seeds each would settle it)"
@@ -115,3 +134,120 @@ def _seeds_needed(
         if half < abs(estimate) or half < margin - abs(estimate):
             return n
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# A claim's verdict from its effect
+
+
+def judge(effect: Effect, claimed: str) -> str:
+    """holds / does not hold / cannot tell for a claim about `effect`; `claimed` is its direction:
+    "level" (within ±margin), "up" (> 0) or "down" (< 0) (module doc)."""
+    if effect.low is None:
+        return "cannot tell"
+    if claimed == "level":
+        if effect.verdict == "matches":
+            return "holds"
+        if effect.verdict == "differs" and abs(effect.estimate) > effect.margin:
+            return "does not hold"
+        return "cannot tell"
+    if claimed not in ("up", "down"):
+        raise ValueError(f"claimed must be level, up or down, got {claimed!r}")
+    sign = 1.0 if claimed == "up" else -1.0
+    low, high = sorted((sign * effect.low, sign * effect.high))
+    if low > 0:
+        return "holds"
+    if high < 0 or (-effect.margin < low and high < effect.margin):
+        return "does not hold"
+    return "cannot tell"
+
+
+def combine(verdicts: list[str]) -> str:
+    """A claim made of parts: does not hold if any part does not, else cannot tell if any part
+    cannot, else holds."""
+    for v in ("does not hold", "cannot tell"):
+        if v in verdicts:
+            return v
+    return "holds"
+
+
+# ---------------------------------------------------------------------------------------------
+# An arm's optimum LR, fitted
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """An arm's fitted optimum, in log10(LR), with its bootstrap interval and draws."""
+
+    log10_lr: float | None  # None: the best grid point is on the grid's edge, or < 3 LRs
+    low: float | None
+    high: float | None
+    seeds: int  # the fewest seeds at any LR
+    draws: tuple[float, ...] = ()
+
+    @property
+    def lr(self) -> float | None:
+        return None if self.log10_lr is None else 10**self.log10_lr
+
+
+def vertex(xs: list[float], ys: list[float]) -> float:
+    """The x of the maximum of the parabola through three points (xs ascending), clamped to
+    [xs[0], xs[2]]; a fit that is not concave (a line, a valley) gives the highest point's x."""
+    (x0, x1, x2), (y0, y1, y2) = xs, ys
+    d1, d2 = (y1 - y0) / (x1 - x0), (y2 - y1) / (x2 - x1)
+    a = (d2 - d1) / (x2 - x0)  # p(x) = y0 + d1 (x - x0) + a (x - x0)(x - x1)
+    if a >= 0:
+        return xs[max(range(3), key=lambda i: (ys[i], -i))]
+    return min(max((x0 + x1) / 2 - d1 / (2 * a), x0), x2)
+
+
+def _fit(xs: list[float], means: list[float]) -> tuple[float, bool]:
+    """(vertex through the best point and its neighbours, whether the best point is an edge)."""
+    best = max(range(len(xs)), key=lambda i: (means[i], -i))  # ties: the smaller LR
+    j = min(max(best, 1), len(xs) - 2)  # the middle of the three points fitted
+    return vertex(xs[j - 1 : j + 2], means[j - 1 : j + 2]), best in (0, len(xs) - 1)
+
+
+def fit_optimum(
+    cells: dict[float, list[float]], draws: int = DRAWS, seed: int = RNG_SEED, level: float = LEVEL
+) -> Optimum:
+    """An arm's optimum LR from LR -> each seed's held-out score (module doc)."""
+    lrs = sorted(lr for lr, v in cells.items() if v)
+    seeds = min((len(cells[lr]) for lr in lrs), default=0)
+    if len(lrs) < 3:
+        return Optimum(None, None, None, seeds)
+    xs = [math.log10(lr) for lr in lrs]
+    x, edge = _fit(xs, [statistics.fmean(cells[lr]) for lr in lrs])
+    rng = random.Random(seed)
+    got = tuple(
+        _fit(xs, [statistics.fmean(rng.choices(cells[lr], k=len(cells[lr]))) for lr in lrs])[0]
+        for _ in range(draws)
+    )
+    low, high = _interval(list(got), level)
+    return Optimum(None if edge else x, low, high, seeds, got)
+
+
+def ratio_effect(
+    a: Optimum, b: Optimum, target: float, factor: float, level: float = LEVEL
+) -> Effect | None:
+    """log10(optimum a / optimum b) - log10(target) as an Effect whose margin is log10(factor):
+    it "matches" when the ratio's whole interval lies within `factor` of `target`. The interval
+    comes from the paired draws. None when either arm has no optimum (on its grid's edge)."""
+    if a.log10_lr is None or b.log10_lr is None:
+        return None
+    t = math.log10(target)
+    low, high = _interval([x - y for x, y in zip(a.draws, b.draws)], level)
+    estimate = a.log10_lr - b.log10_lr - t
+    return Effect(estimate, low - t, high - t, math.log10(factor), (a.seeds, b.seeds), None)
+
+
+def _interval(values: list[float], level: float) -> tuple[float, float]:
+    """The central `level` percentile interval of `values` (linear interpolation)."""
+    v = sorted(values)
+
+    def q(p: float) -> float:
+        i = p * (len(v) - 1)
+        lo = math.floor(i)
+        return v[lo] + (v[min(lo + 1, len(v) - 1)] - v[lo]) * (i - lo)
+
+    return q((1 - level) / 2), q((1 + level) / 2)

@@ -16,28 +16,36 @@ G = 8
 # (prompts_per_step, steps): the main batch, 4x larger with the same 1,280 episodes, and the main
 # batch over twice the steps (the plateau study)
 MAIN, LARGE, LONG = (8, 20), (32, 5), (8, 40)
-LORA_LRS, FULL_LRS = (1e-3, 3e-3, 1e-2), (1e-4, 3e-4, 1e-3)
+LORA_LRS, FULL_LRS = (1e-3, 3.16e-3, 1e-2), (1e-4, 3.16e-4, 1e-3)  # half-decade grids
 
-# model, (P, steps) -> arm -> final reward per LR (LORA_LRS or FULL_LRS), each seed's pair
-#   main: FullFT best 3e-4, 0.710 ± 0.014; r1 best 3e-3, 0.700 ± 0.014 -> gap -0.010, tolerance
-#         max(0.02, 0.014 + 0.014) = 0.028: holds at 20 steps. r16 best 3e-3: both ratios 10x,
-#         spread 1 (claim 2). attn 0.60 - mlp 0.69 = -0.09 < -0.02, mlp - all = -0.01 (claim 3).
-#   plateau (40 steps): FullFT best 3e-4 0.80, r1 3e-3 0.70: gap -0.10 beyond 0.02, so claim 1
-#         does not hold where it is judged; r16 best 3e-3 0.75, r1's too: claim 2 holds there
-#   widths: r1 - FullFT = -0.10 at 64, -0.010 at 128, -0.01 at 256: +0.09 > 0.02 + 0.02 (claim 6)
-#   batch: at 256 episodes a step r1 - FullFT = -0.15, r16 -0.10; at 64: -0.010, 0.00 (claim 4)
+# model, (P, steps) -> arm -> held-out pass@1 per LR (LORA_LRS or FULL_LRS), each seed's pair (the
+# runs' final reward too). Every arm ran seeds 0 and 1, so its gap to FullFT is paired by seed: a
+# group of two per-seed differences, df 1, t_{0.95, 1} = 6.313752, half-width 6.313752 * sd / sqrt 2.
+#   main (20 steps): every best LR is the middle one. r1 - FullFT: diffs (-0.02, -0.01), -0.015,
+#         se 0.005, half 0.0316: [-0.047, +0.017] inside ±0.05: matches, claim 1 holds at 20 steps.
+#         Every arm's neighbours are equal, so its fitted optimum is the grid's geometric middle
+#         (10^-3.5 FullFT, 10^-2.5 LoRA) whatever the middle's seeds: ratios exactly 10 (claim 2).
+#         attn - mlp: diffs (-0.08, -0.10), -0.090 [-0.153, -0.027], below 0; mlp - all: diffs
+#         (0.00, -0.01), -0.005 [-0.037, +0.027], matches: claim 3 holds.
+#   plateau (40 steps): r1 - FullFT -0.10 at both seeds: [-0.100, -0.100], beyond the margin:
+#         claim 1 does not hold where it is judged; ratios 10 again (claim 2 holds there).
+#   widths: r1 - FullFT at 64: -0.10 (no spread); at 256: diffs (-0.02, 0.00), -0.010, se 0.01.
+#         Change 256 - 64 = +0.090, se 0.01, df 1: [+0.027, +0.153], above 0: claim 6 holds.
+#   batch: at 256 episodes a step r1 - FullFT -0.15, r16 -0.10 (no spread); at 64 r1 -0.015 (se
+#         0.005), r16 diffs (+0.01, -0.01), 0.000 (se 0.01). Changes: r1 -0.135 [-0.167, -0.103],
+#         r16 -0.100 [-0.163, -0.037]: both below 0, claim 4 holds.
 RL = {
     ("tiny", MAIN): {
-        ("full", None): [(0.50, 0.52), (0.70, 0.72), (0.60, 0.60)],
-        (1, "all"): [(0.60, 0.62), (0.69, 0.71), (0.50, 0.50)],
-        (16, "all"): [(0.60, 0.60), (0.71, 0.71), (0.50, 0.50)],
-        (1, "mlp"): [(0.60, 0.60), (0.69, 0.69), (0.50, 0.50)],
+        ("full", None): [(0.60, 0.60), (0.70, 0.72), (0.60, 0.60)],
+        (1, "all"): [(0.60, 0.60), (0.68, 0.71), (0.60, 0.60)],
+        (16, "all"): [(0.60, 0.60), (0.71, 0.71), (0.60, 0.60)],
+        (1, "mlp"): [(0.60, 0.60), (0.68, 0.70), (0.60, 0.60)],
         (1, "attn"): [(0.50, 0.50), (0.60, 0.60), (0.40, 0.40)],
     },
     ("tiny", LONG): {
-        ("full", None): [(0.60, 0.60), (0.80, 0.80), (0.70, 0.70)],
-        (1, "all"): [(0.60, 0.60), (0.70, 0.70), (0.50, 0.50)],
-        (16, "all"): [(0.70, 0.70), (0.75, 0.75), (0.60, 0.60)],
+        ("full", None): [(0.70, 0.70), (0.80, 0.80), (0.70, 0.70)],
+        (1, "all"): [(0.60, 0.60), (0.70, 0.70), (0.60, 0.60)],
+        (16, "all"): [(0.70, 0.70), (0.75, 0.75), (0.70, 0.70)],
     },
     ("tiny-w64", MAIN): {
         ("full", None): [(0.60, 0.60), (0.70, 0.70), (0.50, 0.50)],
@@ -45,7 +53,7 @@ RL = {
     },
     ("tiny-w256", MAIN): {
         ("full", None): [(0.70, 0.70), (0.80, 0.80), (0.60, 0.60)],
-        (1, "all"): [(0.70, 0.70), (0.79, 0.79), (0.60, 0.60)],
+        (1, "all"): [(0.70, 0.70), (0.78, 0.80), (0.60, 0.60)],
     },
     ("tiny", LARGE): {
         ("full", None): [(0.60, 0.60), (0.70, 0.70), (0.50, 0.50)],
@@ -53,12 +61,13 @@ RL = {
         (16, "all"): [(0.50, 0.50), (0.60, 0.60), (0.40, 0.40)],
     },
 }
-# SFT on tiny: final held-out log-loss per LR. FullFT best 0.30 at 3e-4, r1 0.40 at 3e-3: rank 1
-# behind by 0.10 > 2% of 0.30 while in RL it is level: claim 5 holds.
+# SFT on tiny: final held-out log-loss per LR, each seed's. FullFT best 0.305 at 3.16e-4, r1 0.41 at
+# 3.16e-3: rank 1 behind by diffs (0.10, 0.11), +0.105 [+0.073, +0.137], above 0 (margin 10 % of
+# 0.305 = 0.0305), while in RL it is level (claim 1 at 20 steps): claim 5 holds.
 SL = {
-    ("full", None): [0.35, 0.30, 0.33],
-    (1, "all"): [0.45, 0.40, 0.50],
-    (16, "all"): [0.36, 0.31, 0.40],
+    ("full", None): [(0.35, 0.35), (0.30, 0.31), (0.33, 0.33)],
+    (1, "all"): [(0.45, 0.45), (0.40, 0.42), (0.50, 0.50)],
+    (16, "all"): [(0.36, 0.36), (0.31, 0.31), (0.40, 0.40)],
 }
 SL_START = 0.80
 
@@ -117,8 +126,8 @@ def study_dir(tmp_path_factory) -> Path:
                     i += 1
     for (rank, targets), per_lr in SL.items():
         lrs = FULL_LRS if rank == "full" else LORA_LRS
-        for lr, final in zip(lrs, per_lr):
-            for seed in range(2):
+        for lr, finals in zip(lrs, per_lr):
+            for seed, final in enumerate(finals):
                 _sl_run(root / "sl" / f"run{i:03d}", rank, targets, lr, seed, final)
                 i += 1
     times = [{"wall_s": 600.0, "finished": 30}, {"wall_s": 300.0, "finished": 4}]
@@ -166,52 +175,87 @@ def test_rank1_match_is_judged_where_fullft_plateaued(verdicts):
     v = verdicts["1"]
     assert v.verdict == "does not hold"  # at 40 steps; at 20 it held
     at_40, at_20 = v.text.split(" At 20 steps: ")
-    assert at_40.startswith("At 40 steps: ") and "gap -0.100, tolerance ±0.020" in at_40
-    assert at_20.startswith("holds;") and "gap -0.010, tolerance ±0.028" in at_20
+    assert at_40 == (
+        "At 40 steps: held-out pass@1 LoRA r=1 (all) (LR 3.16e-03) - FullFT (LR 3.16e-04), paired "
+        "by seed: -0.100 [90 % CI -0.100, -0.100], margin ±0.050, seeds 2: differs."
+    )
+    assert at_20.startswith("holds;")
+    assert "-0.015 [90 % CI -0.047, +0.017], margin ±0.050, seeds 2: matches." in at_20
 
 
-def test_lr_ratio_and_rank_independence(verdicts):
+def test_lr_ratio_of_fitted_optima(verdicts):
     v = verdicts["2"]
     assert v.verdict == "holds"
     at_40, at_20 = v.text.split(" At 20 steps: ")
     for text in (at_40, at_20):
-        assert "LoRA r=1 (all) 10x, LoRA r=16 (all) 10x" in text and "span a factor 1" in text
+        assert "FullFT 3.16e-04 [3.16e-04, 3.16e-04]; LoRA r=1 (all) 3.16e-03" in text
+        assert "LoRA r=1 (all) / FullFT 10x [90 % CI 10x, 10x], log10(ratio / 10) +0.000" in text
+        assert "rank independence, LoRA r=16 (all) / LoRA r=1 (all) 1x [90 % CI 1x, 1x]" in text
+        assert "margin ±0.500, seeds 2 vs 2: matches" in text
 
 
 def test_attention_only_trails(verdicts):
     v = verdicts["3"]
     assert v.verdict == "holds"
-    assert "attn - mlp -0.090 (tolerance ±0.020), mlp - all -0.010 (±0.020)" in v.text
+    assert (
+        "LoRA r=1 (attn) (LR 3.16e-03) - LoRA r=1 (mlp) (LR 3.16e-03), paired by seed: -0.090 "
+        "[90 % CI -0.153, -0.027], margin ±0.050, seeds 2: differs (claimed below 0: holds)"
+    ) in v.text
+    assert (
+        "-0.005 [90 % CI -0.037, +0.027], margin ±0.050, seeds 2: matches (claimed level" in v.text
+    )
 
 
 def test_large_batches_hurt_lora_more(verdicts):
     v = verdicts["4"]
     assert v.verdict == "holds"
-    assert "rank 1, gap to FullFT by episodes a step: 64: -0.010 (±0.028); 256: -0.150" in v.text
-    assert "from 64 to 256 it changes by -0.140 (tolerance ±0.048)" in v.text
-    assert "rank 16" in v.text and "changes by -0.100" in v.text
+    assert (
+        "rank 1, held-out pass@1 gap to FullFT by episodes a step: 64: -0.015 [-0.047, +0.017]; "
+        "256: -0.150 [-0.150, -0.150]; from 64 to 256 it changes by -0.135 [90 % CI -0.167, "
+        "-0.103], margin ±0.050, seeds 2 vs 2: differs (claimed below 0: holds)"
+    ) in v.text
+    assert "rank 16" in v.text and "changes by -0.100 [90 % CI -0.163, -0.037]" in v.text
 
 
 def test_sl_against_rl(verdicts):
     v = verdicts["5"]
     assert v.verdict == "holds"
-    assert "rank-1 held-out log-loss 0.4000 vs FullFT 0.3000" in v.text
-    assert "behind by +0.1000 (tolerance ±0.0060)" in v.text  # 2% of FullFT's 0.30
+    assert (
+        "SL: held-out log-loss, rank 1 (LR 3.16e-03) - FullFT (LR 3.16e-04, 0.3050 nats/token), "
+        "margin 10% of FullFT's: +0.1050 [90 % CI +0.0734, +0.1366], margin ±0.0305, seeds 2: "
+        "differs (claimed above 0: holds)"
+    ) in v.text
+    assert "seeds 2: matches (claimed level: holds)" in v.text
 
 
 def test_width(verdicts):
     v = verdicts["6"]
     assert v.verdict == "holds"
-    assert "64: -0.100 (±0.020); 128: -0.010 (±0.028); 256: -0.010 (±0.020)" in v.text
-    assert "changes by +0.090 (tolerance ±0.040)" in v.text
+    assert "64: -0.100 [-0.100, -0.100]; 128: -0.015 [-0.047, +0.017]; 256: -0.010" in v.text
+    assert "changes by +0.090 [90 % CI +0.027, +0.153], margin ±0.050, seeds 2 vs 2" in v.text
 
 
-@pytest.mark.parametrize(
-    ("effect", "verdict"),
-    [(0.05, "holds"), (-0.05, "does not hold"), (0.03, "cannot tell"), (-0.04, "cannot tell")],
-)
-def test_an_effect_within_the_tolerance_cannot_tell(effect, verdict):
-    assert claims.signed(effect, 0.04) == verdict
+def test_noise_is_no_longer_called_a_match(tmp_path):
+    """The old failure mode: rank 1 ends 0.067 below FullFT with a spread of ~0.04 over 3 seeds.
+    The old rule called it level (|gap| within the seeds' sds added, 0.085 + 0.040); the interval
+    cannot tell. Per-seed differences (-0.112, -0.067, -0.022): mean -0.067, sd 0.045, se 0.02598,
+    t_{0.95, 2} = 2.919986, half 0.0759: [-0.143, +0.009] reaches past both -0.05 and 0. At 4 seeds
+    t_{0.95, 3} * 0.045 / 2 = 0.053 < 0.067 would settle it."""
+    full = (0.70, 0.74, 0.78)
+    r1 = tuple(round(f - d, 3) for f, d in zip(full, (0.112, 0.067, 0.022)))
+    for arm, lrs, mid, side in (("full", FULL_LRS, full, 0.6), (1, LORA_LRS, r1, 0.55)):
+        targets = None if arm == "full" else "all"
+        for lr, finals in zip(lrs, ((side,) * 3, mid, (side,) * 3)):
+            for seed, final in enumerate(finals):
+                name = f"{arm}-{lr}-{seed}"
+                _rl_run(tmp_path / name, "tiny", MAIN, arm, targets, lr, seed, final)
+    main = claims.main_study(report.studies(runs.load_runs(tmp_path)[0]))
+    v = claims.claim_match(main)
+    assert v.verdict == "cannot tell"
+    assert (
+        "-0.067 [90 % CI -0.143, +0.009], margin ±0.050, seeds 3: cannot tell (about 4 seeds "
+        "each would settle it)"
+    ) in v.text
 
 
 def test_an_optimum_on_the_edge_cannot_tell(tmp_path):
@@ -223,20 +267,24 @@ def test_an_optimum_on_the_edge_cannot_tell(tmp_path):
     main = claims.main_study(report.studies(runs.load_runs(tmp_path)[0]))
     v = claims.claim_match(main)
     assert v.verdict == "cannot tell" and "edge of the LRs run for FullFT" in v.text
+    v = claims.claim_lr(main)
+    assert v.verdict == "cannot tell"
+    assert "No optimum fitted for FullFT: best LR on the grid's edge." in v.text
     assert claims.claim_width({128: main}).verdict == "cannot tell"  # one width
 
 
 def test_report_has_the_claims_and_figures(study_dir, tmp_path):
     text = report.write_report(study_dir, tmp_path).read_text()
     assert text.index("## The claims, one by one") < text.index("## Summary")
-    assert text.count("**holds**") == 5 and text.count("**does not hold**") == 1
+    section = text[: text.index("## Summary")]
+    assert section.count("**holds**") == 5 and section.count("**does not hold**") == 1
     assert "Main study: tiny, 8 prompts x 8 completions a step, 20 steps" in text
     assert "Plateau study (claims 1-2): tiny, 8 prompts x 8 completions a step, 40 steps" in text
     assert "FullFT has plateaued by step 20" in text and "FullFT has plateaued by step 40" in text
     assert "| `" + study_dir.name + "/rl` | 2 | 34 | 15.0 min |" in text
     for fig in ("fig_width.png", "fig_batch.png", "fig_sl_rl.png"):
         assert (tmp_path / fig).stat().st_size > 10_000, fig
-    assert "SL final held-out log-loss" in text and "0.4000 ± 0.0000 (n=2)" in text
+    assert "SL final held-out log-loss" in text and "0.4100 ± 0.0141 (n=2)" in text
 
 
 def test_plateau_is_the_rise_of_a_line_over_the_last_quarter(tmp_path):

@@ -1,13 +1,24 @@
 """The verdict rule (grpo_lora/stats.py): a hand-worked Welch interval, and its error rates on
-synthetic seeds: it must not call noise a match."""
+synthetic seeds: it must not call noise a match; a claim's verdict from an effect (`judge`); an
+arm's optimum LR fitted to an exact parabola, and the ratio of two."""
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
 
-from grpo_lora.stats import contrast, difference
+from grpo_lora.stats import (
+    Effect,
+    combine,
+    contrast,
+    difference,
+    fit_optimum,
+    judge,
+    ratio_effect,
+    vertex,
+)
 
 
 def test_welch_interval_by_hand():
@@ -71,3 +82,89 @@ def test_a_true_gap_at_the_margin_is_rarely_called_a_match():
 
 def test_no_gap_with_a_small_spread_is_called_a_match():
     assert _rate(0.0, 0.01, 5) >= 0.80
+
+
+def _e(estimate: float, low: float | None, high: float | None) -> Effect:
+    return Effect(estimate, low, high, 0.05, (3, 3), None)
+
+
+@pytest.mark.parametrize(
+    ("effect", "claimed", "verdict"),
+    [
+        (_e(-0.01, -0.03, 0.01), "level", "holds"),  # inside ±0.05
+        (_e(-0.10, -0.15, -0.05), "level", "does not hold"),  # excludes 0, beyond the margin
+        (_e(-0.03, -0.06, -0.001), "level", "cannot tell"),  # excludes 0, estimate inside
+        (_e(-0.067, -0.143, 0.009), "level", "cannot tell"),  # the old rule's "holds"
+        (_e(-0.01, None, None), "level", "cannot tell"),  # one seed
+        (_e(0.02, 0.01, 0.03), "up", "holds"),  # above 0, small but sure
+        (_e(-0.10, -0.15, -0.05), "up", "does not hold"),  # the other way
+        (_e(0.00, -0.02, 0.02), "up", "does not hold"),  # negligible: inside the margin
+        (_e(0.03, -0.03, 0.09), "up", "cannot tell"),
+        (_e(-0.10, -0.15, -0.05), "down", "holds"),
+        (_e(0.02, 0.01, 0.03), "down", "does not hold"),
+        (_e(-0.03, -0.09, 0.03), "down", "cannot tell"),
+    ],
+)
+def test_a_claims_verdict_from_its_effect(effect, claimed, verdict):
+    assert judge(effect, claimed) == verdict
+
+
+def test_a_claim_of_parts():
+    assert combine(["holds", "holds"]) == "holds"
+    assert combine(["holds", "cannot tell"]) == "cannot tell"
+    assert combine(["cannot tell", "does not hold"]) == "does not hold"
+
+
+def test_vertex_of_an_exact_parabola():
+    # y = 0.8 - (x + 3.4)^2 through x = -4, -3.5, -3: the parabola itself, vertex -3.4
+    xs = [-4.0, -3.5, -3.0]
+    assert vertex(xs, [0.8 - (x + 3.4) ** 2 for x in xs]) == pytest.approx(-3.4)
+    # uneven spacing: y = -(x - 1)^2 at 0, 0.5, 3 -> vertex 1
+    assert vertex([0.0, 0.5, 3.0], [-1.0, -0.25, -4.0]) == pytest.approx(1.0)
+    # a line or a valley has no maximum inside: the highest point (ties: the first)
+    assert vertex([0.0, 1.0, 2.0], [0.1, 0.2, 0.3]) == 2.0
+    assert vertex([0.0, 1.0, 2.0], [0.5, 0.5, 0.5]) == 0.0
+
+
+def _cells(peak: float, xs: list[float], jitter: float = 0.01) -> dict[float, list[float]]:
+    """Two seeds at each LR 10^x, jitter either side of 0.8 - (x - peak)^2."""
+    return {10**x: [0.8 - (x - peak) ** 2 - jitter, 0.8 - (x - peak) ** 2 + jitter] for x in xs}
+
+
+def test_fitted_optimum_of_a_known_parabola():
+    # five LRs; the best is the middle one (x = -4): the fit uses it and its two neighbours only,
+    # so an outer point bent away from the parabola changes nothing
+    xs = [-5.0, -4.5, -4.0, -3.5, -3.0]
+    cells = _cells(-4.1, xs)
+    cells[1e-5] = [0.0, 0.0]
+    opt = fit_optimum(cells)
+    assert opt.log10_lr == pytest.approx(-4.1) and opt.lr == pytest.approx(10**-4.1)
+    assert opt.low <= -4.1 <= opt.high and opt.seeds == 2 and len(opt.draws) == 1000
+    assert fit_optimum(cells).draws == opt.draws  # a fixed RNG seed: reproducible
+    # no noise: every draw is the vertex
+    exact = fit_optimum(_cells(-4.1, xs, jitter=0.0))
+    assert (exact.low, exact.high) == pytest.approx((-4.1, -4.1))
+
+
+def test_an_optimum_on_the_edge_is_not_fitted():
+    assert fit_optimum(_cells(-5.2, [-5.0, -4.5, -4.0])).log10_lr is None  # best at the low edge
+    assert fit_optimum(_cells(-4.0, [-4.5, -4.0])).log10_lr is None  # two LRs: no quadratic
+
+
+def test_the_ratio_of_fitted_optima():
+    full = fit_optimum(_cells(-3.4, [-4.0, -3.5, -3.0]))
+    lora = fit_optimum(_cells(-2.4, [-3.0, -2.5, -2.0]))
+    e = ratio_effect(lora, full, target=10.0, factor=10**0.5)
+    # log10(optimum ratio / 10) = -2.4 - (-3.4) - 1 = 0; the interval from the paired draws
+    assert e.estimate == pytest.approx(0.0) and e.margin == pytest.approx(0.5)
+    diffs = sorted(a - b for a, b in zip(lora.draws, full.draws))
+    assert e.low == pytest.approx(diffs[round(0.05 * 999)] - 1, abs=0.02)
+    assert e.high == pytest.approx(diffs[round(0.95 * 999)] - 1, abs=0.02)
+    assert e.verdict == "matches" and judge(e, "level") == "holds"
+    # LoRA's optimum at FullFT's: a ratio of 1, a decade below 10: does not hold
+    same = fit_optimum(_cells(-3.4, [-4.0, -3.5, -3.0], jitter=0.0))
+    e = ratio_effect(same, full, target=10.0, factor=10**0.5)
+    assert e.estimate == pytest.approx(-1.0) and judge(e, "level") == "does not hold"
+    edge = fit_optimum(_cells(-5.2, [-5.0, -4.5, -4.0]))
+    assert ratio_effect(edge, full, 10.0, 10**0.5) is None
+    assert math.isclose(10 ** (lora.log10_lr - full.log10_lr), 10.0)
