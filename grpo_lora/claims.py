@@ -23,10 +23,14 @@ Which finished runs (anywhere under the report's directory) answer which claim:
 
 Verdicts. Every claim is judged by one rule (`grpo_lora.stats`), on the held-out score (GRPO: final held-out
 pass@1; SFT: held-out log-loss), each arm at its own best LR (`report.best_lr`: the argmax of the
-seed-averaged held-out score). The claim's effect, e.g. LoRA - FullFT held-out pass@1, or a
-difference of two such gaps (claims 4, 6), is a contrast of seed groups with a 90 % Welch interval,
+seed-averaged held-out score on its selection seeds), judged on its confirmation seeds' runs at
+that LR when it has them (`report.Arm.judged`: a sweep's `confirm_seeds`), so that the seeds that
+chose the LR do not judge it; else on the selection seeds, and the verdict says "LR chosen on the
+same seeds: winner's curse" (the best of several noisy LRs looks better than it is). The claim's
+effect, e.g. LoRA - FullFT held-out pass@1, or a difference of two such gaps (claims 4, 6), is a contrast of seed groups with a 90 % Welch interval,
 seeds paired where both arms of a gap ran the same seeds (same data order; across studies, never).
-It **matches** when the whole interval lies inside ±`stats.MARGIN` (0.05 pass@1; claim 5's SL side:
+It **matches** when the whole interval lies inside ±margin (the sweep file's `margin`, recorded in
+OUT/sweep.json: `Study.margin`, default `stats.MARGIN` = 0.05 pass@1; claim 5's SL side:
 `SL_MARGIN_REL` of FullFT's held-out log-loss); **differs** when it excludes 0; else **cannot
 tell**, with the seeds the spread says would settle it. `stats.judge` maps that to the claim, by
 its claimed direction: a claim of level (1, 5's RL side, 3's mlp vs all) holds when the effect
@@ -39,11 +43,11 @@ any does not (`stats.combine`).
 A claim resting on an arm whose best LR is the lowest or highest it ran is "cannot tell": that
 optimum was not found. Claim 2 measures the best LR: each arm's optimum is the vertex of a
 quadratic in log10(LR) through its best grid point and the two neighbours (seed-mean held-out
-pass@1), with a 90 % bootstrap interval over seeds (`stats.fit_optimum`); the LoRA/FullFT ratio of
-fitted optima, with the interval of the paired draws, is "~10x" when that interval lies within a
-factor `LR_FACTOR` = 10^0.5 of 10 (one half-decade grid step), and the LoRA ranks are
-"rank-independent" when the ratio of the highest rank's optimum to the lowest's lies within that
-same factor of 1: both as "level" claims in log10 units (margin 0.5).
+pass@1 of the selection seeds), with a 90 % bootstrap interval over seeds (`stats.fit_optimum`);
+the LoRA/FullFT ratio of fitted optima, with the interval of the paired draws, is "~10x" when that
+interval lies within a factor `LR_FACTOR` = 10^0.5 of 10 (one half-decade grid step), and the
+LoRA ranks are "rank-independent" when the ratio of the highest rank's optimum to the lowest's lies
+within that same factor of 1: both as "level" claims in log10 units (margin 0.5).
 """
 
 from __future__ import annotations
@@ -185,14 +189,36 @@ def _arm(study: Study, rank, targets: str | None = None) -> Arm | None:
 
 
 def gap(a: Arm, b: Arm, margin: float = MARGIN) -> Effect | None:
-    """a - b held-out score, each at its best LR, seeds paired where both ran the same."""
-    return held_contrast([(a.best, b.best, 1.0)], margin)
+    """a - b held-out score, each at its best LR, on the runs that judge it (`Arm.judged`: its
+    confirmation seeds when it has them), seeds paired where both ran the same."""
+    return held_contrast([(a.judged, b.judged, 1.0)], margin)
+
+
+def _seeds(*arms: Arm) -> str:
+    """Which seeds judged the arms: `, on confirmation seeds 10,11,12,13`, or the warning that an
+    arm's LR was chosen on the seeds that judge it."""
+    if all(a.confirmed for a in arms):
+        seeds = sorted({s for a in arms for s in a.judged.held_seeds})
+        return f", on confirmation seeds {','.join(map(str, seeds))}"
+    if not any(a.confirmed for a in arms):
+        return " (LR chosen on the same seeds: winner's curse)"
+    which = ", ".join(dict.fromkeys(a.label for a in arms if not a.confirmed))
+    return f" ({which}: LR chosen on the same seeds: winner's curse)"
 
 
 def _vs(a: Arm, b: Arm) -> str:
-    """`LoRA r=1 (all) (LR 3e-03) - FullFT (LR 3e-04), paired by seed`"""
-    how = "paired by seed" if paired(a.best, b.best) else "unpaired (Welch)"
-    return f"{a.label} (LR {lr_tag(a.best.lr)}) - {b.label} (LR {lr_tag(b.best.lr)}), {how}"
+    """`LoRA r=1 (all) (LR 3e-03) - FullFT (LR 3e-04), paired by seed, on confirmation seeds
+    10,11,12,13`"""
+    how = "paired by seed" if paired(a.judged, b.judged) else "unpaired (Welch)"
+    return (
+        f"{a.label} (LR {lr_tag(a.best.lr)}) - {b.label} (LR {lr_tag(b.best.lr)}), {how}"
+        + _seeds(a, b)
+    )
+
+
+def _margin(studies) -> float:
+    """The margin of claims across studies: the smallest of theirs (`Study.margin`)."""
+    return min((s.margin for s in studies), default=MARGIN)
 
 
 def _ci(e: Effect) -> str:
@@ -218,7 +244,7 @@ def claim_match(main: Study) -> Verdict:
     r1, full = _arm(main, 1), _arm(main, "full")
     if r1 is None or full is None:
         return Verdict(name, "cannot tell", "needs finished rank-1 and FullFT GRPO runs.")
-    return match_verdict(r1, full, name)
+    return match_verdict(r1, full, name, main.margin)
 
 
 def _ratio_text(e: Effect, target: float) -> str:
@@ -321,7 +347,7 @@ def claim_targets(main: Study) -> Verdict:
     name = "3. attention-only LoRA trails MLP-only, which matches all layers"
     groups = main.multi_target
     rank = min(groups, default=None)
-    return targets_verdict(rank, groups.get(rank, []), name)
+    return targets_verdict(rank, groups.get(rank, []), name, main.margin)
 
 
 def _gap_change(
@@ -336,7 +362,7 @@ def _gap_change(
         if a is None or full is None or (e := gap(a, full, margin)) is None:
             return None
         rows.append(f"{key}: {_ci(e)}")
-        pairs.append((a.best, full.best))
+        pairs.append((a.judged, full.judged))
         arms += [a, full]
     (a1, f1), (a0, f0) = pairs[-1], pairs[0]
     return rows, held_contrast([(a1, f1, 1.0), (a0, f0, -1.0)], margin), arms
@@ -355,14 +381,15 @@ def claim_batch(batch: dict[int, Study]) -> Verdict:
     lo, hi = min(batch), max(batch)
     ranks = sorted({a.rank for s in batch.values() for a in s.lora_main}, key=str)
     for rank in ranks:
-        got = _gap_change(batch, rank)
+        got = _gap_change(batch, rank, _margin(batch.values()))
         if got is None:
             continue
         rows, change, arms = got
         v = judge(change, "down")
         parts.append(
-            f"rank {rank}, held-out pass@1 gap to FullFT by episodes a step: {'; '.join(rows)}; "
-            f"from {lo} to {hi} it changes by {change.text()} (claimed below 0: {v})"
+            f"rank {rank}, held-out pass@1 gap to FullFT by episodes a step{_seeds(*arms)}: "
+            f"{'; '.join(rows)}; from {lo} to {hi} it changes by {change.text()} "
+            f"(claimed below 0: {v})"
         )
         verdicts.append(v)
         if edge := _edges(*arms):
@@ -383,14 +410,14 @@ def claim_width(width: dict[int, Study]) -> Verdict:
             "cannot tell",
             "needs GRPO runs on two or more widths (recipes/study/width_*.yaml).",
         )
-    got = _gap_change(width, 1)
+    got = _gap_change(width, 1, _margin(width.values()))
     if got is None:
         return Verdict(name, "cannot tell", "needs rank-1 and FullFT runs at every width.")
     rows, change, arms = got
     v = judge(change, "up")
     text = (
-        f"rank-1 held-out pass@1 gap to FullFT by width: {'; '.join(rows)}; from width "
-        f"{min(width)} to {max(width)} it changes by {change.text()} (claimed above 0)."
+        f"rank-1 held-out pass@1 gap to FullFT by width{_seeds(*arms)}: {'; '.join(rows)}; from "
+        f"width {min(width)} to {max(width)} it changes by {change.text()} (claimed above 0)."
     )
     if edge := _edges(*arms):
         return Verdict(name, "cannot tell", f"{text} {edge}.")
@@ -410,12 +437,12 @@ def claim_sl_rl(sl: dict[tuple, Arm], main: Study | None) -> Verdict:
     r1, full = (_arm(main, 1), _arm(main, "full")) if main else (None, None)
     if r1 is None or full is None:
         return Verdict(name, "cannot tell", "needs the rank-1 and FullFT GRPO runs too.")
-    if not full_sl.best.held:
+    if not full_sl.judged.held:
         return Verdict(name, "cannot tell", "no held-out log-loss at FullFT's best LR.")
-    full_loss = -statistics.fmean(full_sl.best.held)
+    full_loss = -statistics.fmean(full_sl.judged.held)
     # held = -(log-loss): FullFT's minus rank 1's is rank 1's log-loss minus FullFT's
     sl_e = gap(full_sl, r1_sl, SL_MARGIN_REL * full_loss)
-    rl_e = gap(r1, full)
+    rl_e = gap(r1, full, main.margin)
     if sl_e is None or rl_e is None:
         return Verdict(name, "cannot tell", "no held-out score at a best LR.")
     v_sl, v_rl = judge(sl_e, "up"), judge(rl_e, "level")
@@ -468,8 +495,8 @@ def fig_setting(
         best = [
             (k, m, [[sd or 0.0], [sd or 0.0]])
             for k, s in studies.items()
-            if (a := _arm(s, rank)) and (m := a.best.score[0]) is not None
-            for sd in [a.best.score[1]]
+            if (a := _arm(s, rank)) and (m := a.judged.score[0]) is not None
+            for sd in [a.judged.score[1]]
         ]
         gaps = [
             (k, e.estimate, [[e.estimate - e.low], [e.high - e.estimate]])
@@ -479,7 +506,7 @@ def fig_setting(
             if rank != "full"
             and (a := _arm(s, rank))
             and (f := _arm(s, "full"))
-            and (e := gap(a, f)) is not None
+            and (e := gap(a, f, _margin(studies.values()))) is not None
         ]
         for ax, pts in ((axes[0], best), (axes[1], gaps)):
             if pts:
@@ -487,7 +514,7 @@ def fig_setting(
                 err = [[e[0][0] for e in errs], [e[1][0] for e in errs]]
                 ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, color=color, label=label)
     axes[1].axhline(0, color="black", lw=1)
-    for y in (-MARGIN, MARGIN):
+    for y in (-_margin(studies.values()), _margin(studies.values())):
         axes[1].axhline(y, color="grey", ls=":", lw=1)
     axes[0].set_ylabel("held-out pass@1 at the best LR (error bar: sd over seeds)")
     axes[1].set_ylabel(

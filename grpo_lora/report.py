@@ -26,12 +26,20 @@ Definitions (also written into the report):
   final pass@1   = `eval/pass1` at the run's last eval row (else summary.json's eval_pass1_end)
   held-out score = a GRPO run's final pass@1; an SFT run's -(final held-out log-loss)
   best LR        = argmax over LRs of the seed-averaged held-out score (per rank and targets; ties:
-                   the smaller LR); an arm with no held-out evaluation falls back to final reward
+                   the smaller LR) on the selection seeds; an arm with no held-out evaluation falls
+                   back to final reward
+  confirmation   = the runs of an arm's confirmation seeds at its best LR (a sweep's
+                   `confirm_seeds`, recorded in OUT/sweep.json; without that record, the seeds that
+                   ran at one LR of an arm while others ran at several): an arm's verdicts are
+                   judged on them alone when it has them, so the seeds that chose the LR do not
+                   judge it (winner's curse); else on the selection seeds, and the verdict says so
   spread         = sample standard deviation over seeds (n - 1), at that LR
   bits bound     = episodes x 1 bit: rewards are binary (0/1), so an episode carries at most 1 bit
 Every verdict is an effect on the held-out score, each arm at its best LR, with its 90 % interval
 over seeds, judged against an equivalence margin (`grpo_lora.stats`: Welch's interval, seeds paired
 when both arms ran the same ones; `stats.judge`); the verdict functions are `grpo_lora.claims`'s.
+The margin is the sweep's (`margin` in its sweep file, recorded in OUT/sweep.json; `stats.MARGIN`
+without a record; the smallest when a study's runs come from sweeps that differ).
 """
 
 from __future__ import annotations
@@ -115,6 +123,14 @@ def heldout_score(run: Run) -> float | None:
     return final_pass1(run)
 
 
+def choice_scores(
+    held: dict[float, list[float]], rewards: dict[float, list[float]]
+) -> dict[float, list[float]]:
+    """What an arm's LR is chosen on, LR -> each seed's score: its held-out scores, or its final
+    scores when none of its runs has a held-out score. (The sweep chooses with it too.)"""
+    return held if any(held.values()) else rewards
+
+
 def best_lr(rewards: dict[float, list[float]]) -> float | None:
     """The best LR of an arm, given LR -> each seed's score (held-out: `heldout_score`): argmax
     over LRs of the seed-averaged score (ties: the smaller LR); None when no LR has a score."""
@@ -163,11 +179,13 @@ class LrCell:
 
 @dataclass
 class Arm:
-    """One rank (and targets) over its learning rates."""
+    """One rank (and targets) over its learning rates: `cells` hold its selection seeds' runs (they
+    choose its LR), `confirm` its confirmation seeds' runs (they judge it; `confirm_seeds`)."""
 
     rank: int | str
     targets: str | None
     cells: dict[float, LrCell]
+    confirm: dict[float, LrCell] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -175,11 +193,23 @@ class Arm:
 
     @property
     def best(self) -> LrCell | None:
-        """The cell at the arm's best LR (`best_lr` of the held-out score; of the final reward
-        when no cell has a held-out score)."""
-        by = self.held_by_lr if any(self.held_by_lr.values()) else None
-        lr = best_lr(by or {c.lr: c.rewards for c in self.cells.values()})
+        """The cell at the arm's best LR on its selection seeds (`best_lr` of `choice_scores`)."""
+        rewards = {c.lr: c.rewards for c in self.cells.values()}
+        lr = best_lr(choice_scores(self.held_by_lr, rewards))
         return None if lr is None else self.cells[lr]
+
+    @property
+    def judged(self) -> LrCell | None:
+        """What the arm's verdicts compare: its confirmation seeds' runs at its best LR when it has
+        them (with a held-out score), else the selection seeds' cell at its best LR."""
+        best = self.best
+        cell = self.confirm.get(best.lr) if best is not None else None
+        return cell if cell is not None and cell.held else best
+
+    @property
+    def confirmed(self) -> bool:
+        """Its verdicts are judged on confirmation seeds, not on the seeds that chose its LR."""
+        return self.judged is not None and self.judged is not self.best
 
     @property
     def held_by_lr(self) -> dict[float, list[float]]:
@@ -198,21 +228,43 @@ class Arm:
 
     @property
     def runs(self) -> list[Run]:
-        return [r for c in self.cells.values() for r in c.runs]
+        """Every run of the arm, selection and confirmation seeds."""
+        return [r for c in [*self.cells.values(), *self.confirm.values()] for r in c.runs]
 
 
 def _rank_key(rank) -> tuple:
     return (1, 0) if rank == "full" else (0, rank)
 
 
+def confirm_seeds(runs: list[Run]) -> set[int]:
+    """The confirmation seeds among one arm's runs: those its sweep recorded (`confirm_seeds` in
+    OUT/sweep.json); without a record, the seeds that ran at one LR of the arm while another seed
+    ran at several (a confirmation round runs one LR, the grid several)."""
+    recorded = [r.sweep["confirm_seeds"] for r in runs if "confirm_seeds" in r.sweep]
+    if recorded:
+        return {s for seeds in recorded for s in seeds}
+    lrs: dict[int, set[float]] = defaultdict(set)
+    for r in runs:
+        lrs[r.seed].add(r.lr)
+    if max((len(v) for v in lrs.values()), default=0) < 2:
+        return set()
+    return {s for s, v in lrs.items() if len(v) == 1}
+
+
 def group_arms(runs: list[Run]) -> dict[tuple, Arm]:
-    """Runs grouped by (rank, targets), then by LR: LoRA ranks ascending, FullFT last. Each cell's
-    `rewards` hold each run's `final_score` (an SFT run's: -(held-out log-loss)); `held` each run's
-    `heldout_score`, the verdicts' measure."""
+    """Runs grouped by (rank, targets), then by LR: LoRA ranks ascending, FullFT last; an arm's
+    confirmation seeds' runs (`confirm_seeds`) go to its `confirm` cells, the rest to `cells`. Each
+    cell's `rewards` hold each run's `final_score` (an SFT run's: -(held-out log-loss)); `held`
+    each run's `heldout_score`, the verdicts' measure."""
+    by_arm: dict[tuple, list[Run]] = defaultdict(list)
+    for run in runs:
+        by_arm[run.arm].append(run)
+    confirm = {k: confirm_seeds(v) for k, v in by_arm.items()}
     arms: dict[tuple, Arm] = {}
     for run in runs:
         arm = arms.setdefault(run.arm, Arm(run.rank, run.targets, {}))
-        cell = arm.cells.setdefault(run.lr, LrCell(run.lr, []))
+        cells = arm.confirm if run.seed in confirm[run.arm] else arm.cells
+        cell = cells.setdefault(run.lr, LrCell(run.lr, []))
         cell.runs.append(run)
         if (fr := final_score(run)) is not None:
             cell.rewards.append(fr)
@@ -223,8 +275,21 @@ def group_arms(runs: list[Run]) -> dict[tuple, Arm]:
             cell.held_seeds.append(run.seed)
     order = sorted(arms, key=lambda a: (_rank_key(a[0]), a[1] or ""))
     return {
-        k: Arm(arms[k].rank, arms[k].targets, dict(sorted(arms[k].cells.items()))) for k in order
+        k: Arm(
+            arms[k].rank,
+            arms[k].targets,
+            dict(sorted(arms[k].cells.items())),
+            dict(sorted(arms[k].confirm.items())),
+        )
+        for k in order
     }
+
+
+def sweep_margin(runs: list[Run]) -> float:
+    """The equivalence margin the runs' sweeps recorded (OUT/sweep.json's `margin`): the smallest
+    when they differ; `stats.MARGIN` when none did."""
+    recorded = [m for r in runs if is_number(m := r.sweep.get("margin")) and m > 0]
+    return min(recorded, default=MARGIN)
 
 
 def smooth_window(runs: list[Run]) -> int:
@@ -338,7 +403,7 @@ def _gap_series(arm: Arm, full: Arm, window: int) -> tuple[list[int], list[float
 
 def _gap_opens(steps: list[int], xs: list[float], gaps: list[float], tol: float):
     """First (step, bits/params) from which the gap stays below -tol to the end, else None
-    (descriptive: a smoothed seed mean, no interval; the report uses tol = `stats.MARGIN`)."""
+    (descriptive: a smoothed seed mean, no interval; the report uses tol = the study's margin)."""
     first = None
     for s, x, g in zip(steps, xs, gaps):
         if g >= -tol:
@@ -361,6 +426,11 @@ class Study:
     main_targets: str | None  # the targets ranks are compared at: "all", else the most run
     suffix: str = ""
     heading: str = ""
+
+    @cached_property
+    def margin(self) -> float:
+        """The equivalence margin its verdicts are judged against (`sweep_margin`)."""
+        return sweep_margin(self.runs)
 
     @property
     def full(self) -> Arm | None:
@@ -420,7 +490,10 @@ def verdicts(study: Study) -> list[str]:
         arms = [a for a in study.lora_main if a.best is not None]
         out = [
             claims.match_verdict(
-                a, full, f"{a.label} level with FullFT" + (" (claim 1)" if a.rank == 1 else "")
+                a,
+                full,
+                f"{a.label} level with FullFT" + (" (claim 1)" if a.rank == 1 else ""),
+                study.margin,
             ).sentence()
             for a in arms
         ]
@@ -429,22 +502,27 @@ def verdicts(study: Study) -> list[str]:
             for a in arms
         ]
     out += [
-        claims.targets_verdict(rank, group, f"Targets at rank {rank} (claim 3)").sentence()
+        claims.targets_verdict(
+            rank, group, f"Targets at rank {rank} (claim 3)", study.margin
+        ).sentence()
         for rank, group in study.multi_target.items()
     ]
     if full is not None:
-        out += [v for a in study.lora_main if (v := _capacity_verdict(a, full, study.window))]
+        out += [
+            v
+            for a in study.lora_main
+            if (v := _capacity_verdict(a, full, study.window, study.margin))
+        ]
     return out
 
 
-def _capacity_verdict(a: Arm, full: Arm, window: int) -> str | None:
+def _capacity_verdict(a: Arm, full: Arm, window: int, tol: float = MARGIN) -> str | None:
     """Does a lasting gap to FullFT open only once the bits bound outgrows the parameters?"""
     if a.best is None or not a.params:
         return None
     steps, xs, gaps = _gap_series(a, full, window)
     if not xs:
         return None
-    tol = MARGIN
     opens = _gap_opens(steps, xs, gaps, tol)
     end = f"bits/params reached {xs[-1]:.3g} at step {steps[-1]} ({a.params:,} params)"
     if opens is None:
@@ -790,8 +868,17 @@ def section_table(study: Study) -> list[str]:
         else:
             ratio = f"{a.best.lr / full.best.lr:.3g}" if full else "n/a"
         seeds = sorted({r.seed for r in a.best.runs})
-        rows.append([*_best_cols(a), ratio, ",".join(map(str, seeds))])
-    header = [*BEST_HEADER, "best LR / best FullFT LR", "seeds"]
+        confirmed = "n/a"
+        if a.confirmed:
+            conf = ",".join(str(s) for s in sorted(a.judged.held_seeds))
+            confirmed = f"{_pm(a.judged.p1)} (seeds {conf})"
+        rows.append([*_best_cols(a), ratio, ",".join(map(str, seeds)), confirmed])
+    header = [
+        *BEST_HEADER,
+        "best LR / best FullFT LR",
+        "seeds",
+        "held-out pass@1 on confirmation seeds (± sd)",
+    ]
     return [f"\n## (d) Per-rank table{study.heading}\n", _table(header, rows)]
 
 
@@ -845,7 +932,7 @@ def _capacity_run_row(a: Arm, r: Run) -> list[str]:
 
 def _capacity_over_steps(study: Study, full: Arm, out: Path) -> list[str]:
     """Each LoRA arm's gap to FullFT at the quarters of its run, and the figure over all steps."""
-    rows, gaps, tol = [], {}, MARGIN
+    rows, gaps, tol = [], {}, study.margin
     for a in study.arms.values():
         if a.rank == "full" or a.best is None:
             continue
@@ -879,7 +966,7 @@ def section_capacity(study: Study, out: Path) -> list[str]:
     rows = [
         _capacity_run_row(a, r)
         for a in study.arms.values()
-        for c in a.cells.values()
+        for c in [*a.cells.values(), *a.confirm.values()]
         for r in sorted(c.runs, key=lambda r: r.seed)
     ]
     md = [
@@ -1054,14 +1141,19 @@ DEFINITIONS = (
     "- **held-out score**: a GRPO run's final held-out pass@1; an SFT run's -(final held-out "
     "log-loss).\n"
     "- **best LR** of a rank (and targets): argmax over LRs of the seed-averaged held-out score "
-    "(ties: the smaller LR); spread = sample standard deviation over seeds at that LR (`±`), n = "
-    "number of seeds.\n"
+    "(ties: the smaller LR) on its selection seeds; spread = sample standard deviation over seeds "
+    "at that LR (`±`), n = number of seeds.\n"
+    "- **confirmation seeds**: fresh seeds a sweep ran at each arm's best LR once the selection "
+    "seeds had chosen it (`confirm_seeds`); an arm's verdicts are judged on them alone, so that "
+    "the seeds that picked the best of several LRs (whose luck the pick favours) do not also judge "
+    "it. A verdict judged on the selection seeds says so: \"LR chosen on the same seeds: winner's "
+    'curse".\n'
     "- **verdicts**: every claim is an effect on the held-out score (e.g. LoRA - FullFT held-out "
     "pass@1, each arm at its best LR) with a 90 % confidence interval over seeds (Welch's t; seeds "
     "paired when both arms ran the same ones, which share their data order). An effect "
-    f"**matches** when its whole interval lies inside the equivalence margin (±{MARGIN} pass@1 "
-    "unless stated: two one-sided tests at 5 %), **differs** when it excludes 0, else **cannot "
-    "tell**, with the seeds the observed spread says would settle it. A claim that two arms are "
+    "**matches** when its whole interval lies inside the equivalence margin (the sweep file's "
+    f"`margin`, ±{MARGIN} pass@1 unless stated: two one-sided tests at 5 %), **differs** when it "
+    "excludes 0, else **cannot tell**, with the seeds the observed spread says would settle it. A claim that two arms are "
     "level holds when they match and does not hold when they differ by more than the margin; a "
     "claimed difference holds when its interval excludes 0 on the claimed side and does not hold "
     "when it excludes 0 on the other or lies inside the margin. A claim resting on an arm whose "

@@ -5,20 +5,24 @@ A run directory holds what the trainer writes (grpo_lora/trainer.py): `config.ya
 `manifest.json`, `metrics.jsonl` (one row per step), `checkpoints/` and, once finished,
 `summary.json`. The sweep adds `failed.json` when a point's process fails (`write_failure`): its
 exit code, the error and the last lines of its log, so that a failure is recorded where the run
-lives and the report can list it.
+lives and the report can list it. Beside its run directories (`OUT/sweep.json`, `SWEEP_RECORD`) the
+sweep records its equivalence margin and which seeds choose each arm's LR and which confirm it;
+each Run carries the record of the directory it lies in (`Run.sweep`, {} when there is none).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grpo_lora.config import Config, ConfigError, load_config
 from grpo_lora.metrics import read_metrics
 
 FAILED = "failed.json"  # the sweep's record of a point whose process failed
+# beside a sweep's run directories: {"margin", "selection_seeds", "confirm_seeds"}
+SWEEP_RECORD = "sweep.json"
 
 # What may differ between the runs that one study compares: the arm (the lora section), the LR,
 # the seed, and what changes no result (where a run writes, how it shows progress, its
@@ -125,6 +129,7 @@ class Run:
     rows: dict[int, dict]  # step -> metrics row
     manifest: dict
     summary: dict
+    sweep: dict = field(default_factory=dict)  # the sweep's record beside it (SWEEP_RECORD), or {}
 
     @property
     def rank(self) -> int | str:
@@ -241,6 +246,7 @@ def read_run(run_dir: Path) -> Run:
         rows={int(r["step"]): r for r in read_rows(run_dir)},
         manifest=read_json(run_dir / "manifest.json"),
         summary=read_json(run_dir / "summary.json"),
+        sweep=read_json(run_dir.parent / SWEEP_RECORD),
     )
 
 

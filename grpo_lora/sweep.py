@@ -54,14 +54,30 @@ FullFT and at `lora_lr_multiplier * full_centre` for every LoRA rank, the study'
 
 Bracketed optima: with `lr_grid.extend: N` (default 0: off), once the grid's points have finished,
 each arm (a rank, or FullFT, with one targets value and one prompts_per_step) whose best LR, picked
-as the report picks it (`report.best_lr`: argmax of the seed-averaged final reward; for SFT, the
-lowest held-out log-loss), is the lowest or highest it ran gets the grid's next LR beyond that edge (edge / or x 10**(1/points_per_decade)),
+as the report picks it (`report.best_lr` of `report.choice_scores`: argmax of the seed-averaged
+held-out score, pass@1 or, for SFT, -(held-out log-loss), on the selection `seeds`), is the lowest or
+highest it ran gets the grid's next LR beyond that edge (edge / or x 10**(1/points_per_decade)),
 at every seed; the sweep runs that round, and repeats until every arm's best is inside its LRs or
 the arm has passed that edge N times (`extension_points`). Extension points are ordinary points
 (named, laid out, packed and run in parallel like the grid's), and each round is derived from the
 finished runs alone, so a re-launch skips what finished and derives the same rounds again. An arm
 with a failed point is not extended until a re-launch has run it. `--dry-run` states the most rounds
 and points the extension can add; explicit `lrs` have no grid step, so they cannot extend.
+
+Choose on one set of seeds, judge on another (`confirm_seeds`, at least 4, none of them in `seeds`):
+the best LR of the grid is chosen on the seeds that ran the grid, so it is judged on them with the
+luck that chose it (winner's curse), and the more LRs an arm ran the more luck it was picked for.
+With `confirm_seeds`, once the grid and its extension rounds have finished, a confirmation round
+runs each arm's best LR (chosen as above, on `seeds`) once per confirmation seed
+(`confirmation_points`: ordinary points, derived from the finished runs alone like an extension
+round); the report judges each arm on those runs alone. An arm whose best LR is still the lowest or
+highest it ran gets none: its optimum was not found. An arm with a failed point gets none until a
+re-launch has run it. `--dry-run` states how many points the round can add.
+
+The sweep writes OUT/sweep.json (`runs.SWEEP_RECORD`: `margin`, `selection_seeds`, `confirm_seeds`)
+before it runs anything, so that the report, which reads run directories only, knows the
+equivalence margin its verdicts use (`margin`, default `stats.MARGIN` = 0.05 pass@1) and which
+seeds confirm.
 """
 
 from __future__ import annotations
@@ -85,9 +101,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from grpo_lora import ray_launch
 from grpo_lora.config import Config, ConfigError, load_config
 from grpo_lora.machine import available_memory_mb, cpu_cores, thread_env
-from grpo_lora.report import best_lr, final_score, grid_edge
+from grpo_lora.report import best_lr, choice_scores, final_score, grid_edge, heldout_score
 from grpo_lora.runs import (
     FAILED,
+    SWEEP_RECORD,
     clear_failure,
     is_number,
     lr_tag,
@@ -98,11 +115,13 @@ from grpo_lora.runs import (
     train_step_s,
     write_failure,
 )
+from grpo_lora.stats import MARGIN
 
 Target = Literal["all", "mlp", "attn"]
 Rank = int | Literal["full"]
 # Keys the axes set on every point; a fixed override may not set them too.
 AXIS_KEYS = ("run_dir", "seed", "lora.rank", "lora.targets", "optimizer.lr")
+MIN_CONFIRM_SEEDS = 4  # fewer seeds give an interval too wide to judge anything
 
 
 def default_train_cmd(spec: SweepFile) -> list[str]:
@@ -150,7 +169,9 @@ class SweepFile(BaseModel):
     lr_grid: LrGrid | None = None  # or a log grid (exactly one of lrs / lr_grid)
     targets: list[Target] = ["all"]  # LoRA targets; targets[0] runs at every LoRA rank
     targets_at_ranks: list[int] | None = None  # ranks where targets[1:] also run (default: all)
-    seeds: list[int] = Field([0], min_length=1)  # every point runs once per seed
+    seeds: list[int] = Field([0], min_length=1)  # every point runs once per seed (they choose LRs)
+    confirm_seeds: list[int] = []  # fresh seeds that run each arm's chosen LR and judge it (>= 4)
+    margin: float = Field(MARGIN, gt=0)  # equivalence margin of the report's verdicts (pass@1)
     prompts_per_step: list[int] | None = None  # optional batch-size axis (data.prompts_per_step)
     episodes: int | None = Field(None, ge=1)  # with prompts_per_step: the same episodes at every
     # batch size, schedule.steps = episodes / (prompts_per_step x group_size)
@@ -222,6 +243,19 @@ class SweepFile(BaseModel):
                 raise ValueError("overrides: data.prompts_per_step is also an axis")
             if len(set(self.prompts_per_step)) != len(self.prompts_per_step):
                 raise ValueError("prompts_per_step: duplicate values")
+        if self.confirm_seeds:
+            if len(set(self.confirm_seeds)) != len(self.confirm_seeds):
+                raise ValueError(f"confirm_seeds: duplicate seeds in {self.confirm_seeds}")
+            if len(self.confirm_seeds) < MIN_CONFIRM_SEEDS:
+                raise ValueError(
+                    f"confirm_seeds: give at least {MIN_CONFIRM_SEEDS} seeds (or none), "
+                    f"got {len(self.confirm_seeds)}"
+                )
+            if both := sorted(set(self.confirm_seeds) & set(self.seeds)):
+                raise ValueError(
+                    f"confirm_seeds: {both} also in seeds; the seeds that judge an LR must not "
+                    "be those that chose it"
+                )
         if self.episodes is not None:
             if self.prompts_per_step is None:
                 raise ValueError(
@@ -466,22 +500,29 @@ def extension_lrs(
     return new
 
 
-def arm_rewards(points: list[Point]) -> dict[ArmKey, dict[float, list[float]]]:
-    """Arm -> LR -> each seed's final score (`report.final_score`: a GRPO run's final reward, an
-    SFT run's -(held-out log-loss); read from the run
-    directories), for the arms whose points have all finished: a failed point may hold the best
-    LR, so its arm is decided once a re-launch has run it."""
+def arm_rewards(
+    points: list[Point], seeds: list[int] | None = None
+) -> dict[ArmKey, dict[float, list[float]]]:
+    """Arm -> LR -> each selection seed's score, what the report chooses an arm's LR on
+    (`report.choice_scores`: a GRPO run's held-out pass@1, an SFT run's -(held-out log-loss); the
+    final score when the arm has no held-out score; read from the run directories), over the points
+    of `seeds` (default: all), for the arms whose points have all finished: a failed point may
+    hold the best LR, so its arm is decided once a re-launch has run it."""
     by_arm: dict[ArmKey, list[Point]] = {}
     for p in points:
-        by_arm.setdefault(arm_of(p), []).append(p)
+        if seeds is None or p.seed in seeds:
+            by_arm.setdefault(arm_of(p), []).append(p)
     out = {}
     for arm, arm_points in by_arm.items():
         if any(status_of(p.run_dir) != "finished" for p in arm_points):
             continue
-        cells = out[arm] = {}
+        held: dict[float, list[float]] = {}
+        final: dict[float, list[float]] = {}
         for p in arm_points:
-            reward = final_score(read_run(p.run_dir))
-            cells.setdefault(p.lr, []).extend([] if reward is None else [reward])
+            run = read_run(p.run_dir)
+            for cells, score in ((held, heldout_score(run)), (final, final_score(run))):
+                cells.setdefault(p.lr, []).extend([] if score is None else [score])
+        out[arm] = choice_scores(held, final)
     return out
 
 
@@ -491,7 +532,7 @@ def extension_points(spec: SweepFile, points: list[Point]) -> list[Point]:
     the same points again."""
     if spec.lr_grid is None or not spec.lr_grid.extend:
         return []
-    new = extension_lrs(spec, arm_rewards(points))
+    new = extension_lrs(spec, arm_rewards(points, spec.seeds))
     return [
         make_point(spec, rank, targets, lr, seed, pps)
         for (rank, targets, pps), lr in new.items()
@@ -501,17 +542,73 @@ def extension_points(spec: SweepFile, points: list[Point]) -> list[Point]:
 
 def edges_left(spec: SweepFile, points: list[Point]) -> list[str]:
     """After the last extension round: a line per finished arm whose best LR still sits on an edge
-    (so it has used up lr_grid.extend on that side)."""
+    (so it has used up lr_grid.extend on that side, and gets no confirmation points)."""
+    extend = spec.lr_grid.extend if spec.lr_grid is not None else 0
     lines = []
-    for arm, by_lr in arm_rewards(points).items():
+    for arm, by_lr in arm_rewards(points, spec.seeds).items():
         best = best_lr(by_lr)
         if side := grid_edge(list(by_lr), best):
             lines.append(
                 f"{arm_label(arm)}: best LR {lr_tag(best)} is still the {side}est it ran, after "
-                f"lr_grid.extend = {spec.lr_grid.extend} extension(s); its optimum may lie beyond "
+                f"lr_grid.extend = {extend} extension(s); its optimum may lie beyond "
                 "(raise lr_grid.extend to look further)"
+                + ("; no confirmation points for it" if spec.confirm_seeds else "")
             )
     return lines
+
+
+def confirmation_points(spec: SweepFile, points: list[Point]) -> list[Point]:
+    """The confirmation round (`confirm_seeds`) after the grid and its extension rounds (`points`)
+    have run: for each arm whose selection points have all finished and whose best LR
+    (`report.best_lr`, as the report chooses it, on `seeds`) is inside the LRs it ran, one point at
+    that LR per confirmation seed. Derived from finished runs only, so a re-launch derives the same
+    points again."""
+    if not spec.confirm_seeds:
+        return []
+    out = []
+    for (rank, targets, pps), by_lr in arm_rewards(points, spec.seeds).items():
+        best = best_lr(by_lr)
+        if best is None or grid_edge(list(by_lr), best) is not None:
+            continue  # no score, or its optimum was not found: nothing worth confirming
+        out += [make_point(spec, rank, targets, best, seed, pps) for seed in spec.confirm_seeds]
+    return out
+
+
+def next_round(spec: SweepFile, points: list[Point]) -> tuple[str, list[Point]]:
+    """What to run once `points` have run: the next extension round, else the confirmation points
+    not among `points` yet; ("", []) when nothing is left."""
+    if new := extension_points(spec, points):
+        return "LR extension", new
+    names = {p.name for p in points}
+    if new := [p for p in confirmation_points(spec, points) if p.name not in names]:
+        return "confirmation", new
+    return "", []
+
+
+def confirmation_note(spec: SweepFile, points: list[Point]) -> str:
+    """What --dry-run can say of the confirmation round before any result exists."""
+    n_arms = len({arm_of(p) for p in points})
+    n = len(spec.confirm_seeds)
+    return (
+        f"confirm_seeds = {spec.confirm_seeds}: once the grid"
+        + (" and its extension rounds have" if spec.lr_grid and spec.lr_grid.extend else " has")
+        + f" finished, each arm's best LR (chosen on seeds {spec.seeds}) runs once per "
+        f"confirmation seed, the report judging it on those alone: {n_arms} arms x {n} seeds = at "
+        f"most {n_arms * n} more points (none for an arm whose best LR is on its grid's edge; not "
+        "listed or counted above)"
+    )
+
+
+def write_sweep_record(spec: SweepFile) -> None:
+    """OUT/sweep.json: the margin and the selection and confirmation seeds, for the report."""
+    record = {
+        "margin": spec.margin,
+        "selection_seeds": spec.seeds,
+        "confirm_seeds": spec.confirm_seeds,
+    }
+    out = Path(spec.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / SWEEP_RECORD).write_text(json.dumps(record) + "\n")
 
 
 def extension_note(spec: SweepFile, n_points: int) -> str:
@@ -690,6 +787,8 @@ def dry_run(
         console.print("time: unknown until one point has finished (it is measured, not guessed)")
     if spec.lr_grid is not None and spec.lr_grid.extend:
         console.print(extension_note(spec, len(points)), **PLAIN)
+    if spec.confirm_seeds:
+        console.print(confirmation_note(spec, points), **PLAIN)
     if pack > 1:
         _dry_run_packs(points, configs, measured, pack, console)
 
@@ -893,8 +992,9 @@ def run_sweep(
     """Run every unfinished point, `parallel` trainers at a time, each trainer running one point or
     (`pack` > 1) a pack of up to `pack` LoRA points, here or (`runner`: `ray_launch.RayRunner`)
     as Ray tasks; then, with `lr_grid.extend`, the extension rounds (`extension_points`) the
-    same way, until none is left. Returns one Outcome per point,
-    in grid order, then each round's. A point that fails is recorded and the others go on. Every
+    same way, until none is left; then, with `confirm_seeds`, the confirmation round
+    (`confirmation_points`). Writes OUT/sweep.json first (`write_sweep_record`). Returns one
+    Outcome per point, in grid order, then each round's. A point that fails is recorded and the others go on. Every
     point's config is validated first (`ValueError`), so a bad one stops the sweep before any run
     starts (an extension round's, before that round starts)."""
     from rich.console import Console
@@ -905,6 +1005,7 @@ def run_sweep(
     configs = point_configs(spec, points)
     log_dir = Path(spec.out_dir) / "logs"  # trainer output; the report skips dirs w/o config.yaml
     log_dir.mkdir(parents=True, exist_ok=True)
+    write_sweep_record(spec)
     outcomes: dict[str, Outcome] = {}
     with _progress(console) as progress:
         done = sum(status_of(p.run_dir) == "finished" for p in points)
@@ -924,15 +1025,22 @@ def run_sweep(
                 grid,
                 runner,
             )
-            todo = extension_points(spec, points)
+            kind, todo = next_round(spec, points)
             if todo:
                 configs |= point_configs(spec, todo)
                 points = points + todo
                 progress.update(grid, total=len(points))
-                round_ += 1
                 names = ", ".join(p.name for p in todo)
+                if kind == "confirmation":
+                    console.print(
+                        f"Confirmation round (each arm's best LR, seeds {spec.confirm_seeds}): "
+                        + names,
+                        **PLAIN,
+                    )
+                    continue
+                round_ += 1
                 console.print(f"LR extension round {round_} (best LR on an edge): {names}", **PLAIN)
-    if spec.lr_grid is not None and spec.lr_grid.extend:
+    if (spec.lr_grid is not None and spec.lr_grid.extend) or spec.confirm_seeds:
         for line in edges_left(spec, points):
             console.print(line, **PLAIN)
     return [outcomes[p.name] for p in points if p.name in outcomes]

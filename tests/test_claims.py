@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from grpo_lora import claims, report, runs
+from grpo_lora.report import Study
 
 G = 8
 # (prompts_per_step, steps): the main batch, 4x larger with the same 1,280 episodes, and the main
@@ -177,7 +178,7 @@ def test_rank1_match_is_judged_where_fullft_plateaued(verdicts):
     at_40, at_20 = v.text.split(" At 20 steps: ")
     assert at_40 == (
         "At 40 steps: held-out pass@1 LoRA r=1 (all) (LR 3.16e-03) - FullFT (LR 3.16e-04), paired "
-        "by seed: -0.100 [90 % CI -0.100, -0.100], margin ±0.050, seeds 2: differs."
+        "by seed (LR chosen on the same seeds: winner's curse): -0.100 [90 % CI -0.100, -0.100], margin ±0.050, seeds 2: differs."
     )
     assert at_20.startswith("holds;")
     assert "-0.015 [90 % CI -0.047, +0.017], margin ±0.050, seeds 2: matches." in at_20
@@ -198,7 +199,7 @@ def test_attention_only_trails(verdicts):
     v = verdicts["3"]
     assert v.verdict == "holds"
     assert (
-        "LoRA r=1 (attn) (LR 3.16e-03) - LoRA r=1 (mlp) (LR 3.16e-03), paired by seed: -0.090 "
+        "LoRA r=1 (attn) (LR 3.16e-03) - LoRA r=1 (mlp) (LR 3.16e-03), paired by seed (LR chosen on the same seeds: winner's curse): -0.090 "
         "[90 % CI -0.153, -0.027], margin ±0.050, seeds 2: differs (claimed below 0: holds)"
     ) in v.text
     assert (
@@ -210,7 +211,7 @@ def test_large_batches_hurt_lora_more(verdicts):
     v = verdicts["4"]
     assert v.verdict == "holds"
     assert (
-        "rank 1, held-out pass@1 gap to FullFT by episodes a step: 64: -0.015 [-0.047, +0.017]; "
+        "rank 1, held-out pass@1 gap to FullFT by episodes a step (LR chosen on the same seeds: winner's curse): 64: -0.015 [-0.047, +0.017]; "
         "256: -0.150 [-0.150, -0.150]; from 64 to 256 it changes by -0.135 [90 % CI -0.167, "
         "-0.103], margin ±0.050, seeds 2 vs 2: differs (claimed below 0: holds)"
     ) in v.text
@@ -323,3 +324,91 @@ def test_the_report_reads_the_main_study_then_the_plateau_then_the_rest(study_di
     assert order[:2] == [("tiny", 8, 20), ("tiny", 8, 40)]  # main, plateau
     assert order[2:] == [key(s) for s in given if key(s) not in order[:2]]  # the rest as given
     assert len(order) == len(given) == 5
+
+
+# ---------------------------------------------------------------------------------------------
+# Choose on one set of seeds, judge on another (confirm_seeds)
+
+# Selection seeds 0, 1 at three LRs each: both arms' best LR is the middle one, where rank 1 looks
+# level with FullFT (diffs 0.00, -0.01: -0.005 [-0.037, +0.027], matches). Confirmation seeds
+# 10-13 at that LR show the truth: rank 1 is 0.10 below. Diffs (-0.10, -0.10, -0.12, -0.09): mean
+# -0.1025, sd 0.01258, se 0.00629, t_{0.95, 3} = 2.353363, half 0.0148: [-0.117, -0.088], beyond
+# the margin: does not hold.
+SELECT = {
+    ("full", None): [(0.60, 0.60), (0.70, 0.72), (0.60, 0.60)],
+    (1, "all"): [(0.55, 0.55), (0.70, 0.71), (0.55, 0.55)],
+}
+CONFIRM = {("full", None): (0.70, 0.71, 0.72, 0.70), (1, "all"): (0.60, 0.61, 0.60, 0.61)}
+
+
+def _confirmation_study(root: Path, record: dict | None) -> Study:
+    for (rank, targets), per_lr in SELECT.items():
+        lrs = FULL_LRS if rank == "full" else LORA_LRS
+        for lr, finals in zip(lrs, per_lr):
+            for seed, final in enumerate(finals):
+                _rl_run(root / f"{rank}-{lr}-s{seed}", "tiny", MAIN, rank, targets, lr, seed, final)
+        for seed, final in zip((10, 11, 12, 13), CONFIRM[(rank, targets)]):
+            _rl_run(root / f"{rank}-c{seed}", "tiny", MAIN, rank, targets, lrs[1], seed, final)
+    if record is not None:
+        (root / "sweep.json").write_text(json.dumps(record))
+    return claims.main_study(report.studies(runs.load_runs(root)[0]))
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"margin": 0.05, "selection_seeds": [0, 1], "confirm_seeds": [10, 11, 12, 13]},
+        None,  # no sweep.json: the seeds that ran one LR while others ran three confirm
+    ],
+)
+def test_verdicts_are_judged_on_the_confirmation_seeds_alone(tmp_path, record):
+    main = _confirmation_study(tmp_path, record)
+    r1 = main.arms[(1, "all")]
+    assert r1.best.lr == 3.16e-3 and sorted(r1.best.held_seeds) == [0, 1]  # chosen on 0, 1
+    assert r1.confirmed and sorted(r1.judged.held_seeds) == [10, 11, 12, 13]
+    assert all(sorted(c.held_seeds) == [0, 1] for c in r1.cells.values())  # optima: selection
+    v = claims.claim_match(main)
+    assert v.verdict == "does not hold"  # the selection seeds alone would have said it holds
+    assert v.text == (
+        "held-out pass@1 LoRA r=1 (all) (LR 3.16e-03) - FullFT (LR 3.16e-04), paired by seed, on "
+        "confirmation seeds 10,11,12,13: -0.102 [90 % CI -0.117, -0.088], margin ±0.050, seeds 4: "
+        "differs."
+    )
+    v = claims.claim_lr(main)  # fitted on the selection seeds: equal neighbours, ratio exactly 10
+    assert "LoRA r=1 (all) / FullFT 10x [90 % CI 10x, 10x]" in v.text
+
+
+def test_a_recorded_confirmation_seed_at_another_lr_judges_nothing(tmp_path):
+    """A confirmation run at an LR the selection seeds did not choose (an earlier choice) is left
+    out: of the verdict, and of the selection."""
+    record = {"margin": 0.05, "selection_seeds": [0, 1], "confirm_seeds": [10, 11, 12, 13]}
+    _rl_run(tmp_path / "stray", "tiny", MAIN, 1, "all", LORA_LRS[0], 10, 0.99)
+    main = _confirmation_study(tmp_path, record)
+    r1 = main.arms[(1, "all")]
+    assert r1.best.lr == 3.16e-3 and list(r1.confirm) == [1e-3, 3.16e-3]
+    assert sorted(r1.judged.held_seeds) == [10, 11, 12, 13]
+
+
+def test_the_sweeps_margin_judges_every_verdict(tmp_path):
+    """The noise of `test_noise_is_no_longer_called_a_match` ([-0.143, +0.009]) lies inside a
+    margin of ±0.2: the sweep file said so (OUT/sweep.json), so it matches."""
+    full = (0.70, 0.74, 0.78)
+    r1 = tuple(round(f - d, 3) for f, d in zip(full, (0.112, 0.067, 0.022)))
+    for arm, lrs, mid, side in (("full", FULL_LRS, full, 0.6), (1, LORA_LRS, r1, 0.55)):
+        targets = None if arm == "full" else "all"
+        for lr, finals in zip(lrs, ((side,) * 3, mid, (side,) * 3)):
+            for seed, final in enumerate(finals):
+                name = f"{arm}-{lr}-{seed}"
+                _rl_run(tmp_path / name, "tiny", MAIN, arm, targets, lr, seed, final)
+    record = {"margin": 0.2, "selection_seeds": [0, 1, 2], "confirm_seeds": []}
+    (tmp_path / "sweep.json").write_text(json.dumps(record))
+    main = claims.main_study(report.studies(runs.load_runs(tmp_path)[0]))
+    assert main.margin == 0.2
+    v = claims.claim_match(main)
+    assert v.verdict == "holds"
+    assert (
+        "paired by seed (LR chosen on the same seeds: winner's curse): -0.067 [90 % CI -0.143, "
+        "+0.009], margin ±0.200, seeds 3: matches."
+    ) in v.text
+    md = report.write_report(tmp_path, tmp_path / "out").read_text()
+    assert "margin ±0.200" in md and "margin ±0.050" not in md

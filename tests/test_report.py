@@ -193,7 +193,7 @@ def test_report_tables_hold_the_hand_worked_numbers(written):
     # verdicts, each an effect with its interval
     assert (
         "- **LoRA r=1 (all) level with FullFT (claim 1)**: **cannot tell**. held-out pass@1 LoRA "
-        "r=1 (all) (LR 3e-03) - FullFT (LR 3e-04), paired by seed: -0.030 [90 % CI -0.093, "
+        "r=1 (all) (LR 3e-03) - FullFT (LR 3e-04), paired by seed (LR chosen on the same seeds: winner's curse): -0.030 [90 % CI -0.093, "
         "+0.033], margin ±0.050, seeds 2: cannot tell (about 3 seeds each would settle it)."
     ) in md
     assert "**LoRA r=4 (all) level with FullFT**: **cannot tell**" in md
@@ -203,7 +203,7 @@ def test_report_tables_hold_the_hand_worked_numbers(written):
     assert "No optimum fitted for LoRA r=4 (all): best LR on the grid's edge." in md
     assert (
         "**Targets at rank 1 (claim 3)**: **cannot tell**. rank 1, held-out pass@1 at each one's "
-        "best LR: LoRA r=1 (attn) (LR 3e-03) - LoRA r=1 (mlp) (LR 3e-03), paired by seed: -0.150 "
+        "best LR: LoRA r=1 (attn) (LR 3e-03) - LoRA r=1 (mlp) (LR 3e-03), paired by seed (LR chosen on the same seeds: winner's curse): -0.150 "
         "[90 % CI -0.213, -0.087], margin ±0.050, seeds 2: differs (claimed below 0: holds)"
     ) in md
     assert "-0.030 [90 % CI -0.093, +0.033]" in md and "(claimed level: cannot tell)" in md
@@ -243,7 +243,7 @@ def test_one_seed_cannot_tell_however_large_the_gap(tmp_path):
     # one seed and one LR each: said, not passed off as a finding
     assert (
         "**LoRA r=1 (all) level with FullFT (claim 1)**: **cannot tell**. held-out pass@1 LoRA "
-        "r=1 (all) (LR 1e-03) - FullFT (LR 1e-04), paired by seed: -0.100 (no interval: one "
+        "r=1 (all) (LR 1e-03) - FullFT (LR 1e-04), paired by seed (LR chosen on the same seeds: winner's curse): -0.100 (no interval: one "
         "seed), margin ±0.050, seeds 1: cannot tell."
     ) in md
     assert (

@@ -239,6 +239,27 @@ def test_sweep_file_errors_name_the_field(tmp_path, change, field):
     assert f": {field}" in str(err.value) or f"{field}:" in str(err.value), str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        # GOOD runs seed 0
+        ({"confirm_seeds": [0, 5, 6, 7]}, "confirm_seeds: [0] also in seeds; the seeds that judge"),
+        ({"confirm_seeds": [5, 6, 7]}, "confirm_seeds: give at least 4 seeds (or none), got 3"),
+        ({"confirm_seeds": [5, 5, 6, 7]}, "confirm_seeds: duplicate seeds in [5, 5, 6, 7]"),
+        ({"margin": 0}, "margin: Input should be greater than 0"),
+        ({"margin": -0.05}, "margin: Input should be greater than 0"),
+    ],
+)
+def test_confirm_seeds_and_margin_errors(tmp_path, change, error):
+    path = _write_sweep(tmp_path, GOOD | change)
+    with pytest.raises(ValueError) as err:
+        sweep.load_sweep(path)
+    assert str(err.value) == f"{path}: {error}" or str(err.value).startswith(f"{path}: {error}")
+    # a good one: 4 fresh seeds and a margin, recorded for the report
+    spec = sweep.load_sweep(_write_sweep(tmp_path, GOOD | {"confirm_seeds": [5, 6, 7, 8]}))
+    assert spec.confirm_seeds == [5, 6, 7, 8] and spec.margin == 0.05
+
+
 def test_config_errors_name_the_point_once_per_error(tmp_path):
     path = _write_sweep(tmp_path, GOOD | {"ranks": [0, 1, "full"], "seeds": [0, 1]})
     with pytest.raises(ValueError) as err:
@@ -704,3 +725,110 @@ def test_dry_run_states_the_most_the_extension_can_add(tmp_path, monkeypatch, ca
     note = next(line for line in lines if line.startswith("lr_grid.extend = 2"))
     # 2 arms x 2 seeds, one more LR a round, at most 2 rounds
     assert "up to 2 more round(s), at most 8 more points" in note
+
+
+# ---------------------------------------------------------------------------------------------
+# Choose on one set of seeds, judge on another: confirm_seeds
+
+
+def _grpo_run(spec: sweep.SweepFile, p: sweep.Point, reward: float, pass1: float) -> None:
+    """A finished GRPO run of point `p` whose final reward and held-out pass@1 are given."""
+    p.run_dir.mkdir(parents=True)
+    cfg = sweep.point_configs(spec, [p])[p.name]
+    (p.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    rows = [{"step": 0, "eval/pass1": 0.2}, {"step": 6, "reward/mean": reward, "eval/pass1": pass1}]
+    (p.run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (p.run_dir / "summary.json").write_text(json.dumps({"steps": 6}))
+
+
+def test_extension_and_confirmation_follow_held_out_pass1(tmp_path):
+    """FullFT's training reward rises to its top LR, its held-out pass@1 peaks inside (1e-4): it is
+    not extended, and its confirmation points run 1e-4. Rank 1's pass@1 is best at its lowest LR:
+    it is extended (with extend 1) and, its optimum not found, gets no confirmation points."""
+    grid = {"full_centre": 1e-4, "count": 3, "lora_lr_multiplier": 10}
+    fields = {"ranks": [1, "full"], "confirm_seeds": [10, 11, 12, 13]}
+    spec = _spec(tmp_path, lr_grid=grid, **fields)
+    points = sweep.expand(spec)
+    scores = {  # (rank, LR index) -> (final reward, held-out pass@1)
+        ("full", 0): (0.3, 0.3),
+        ("full", 1): (0.5, 0.6),
+        ("full", 2): (0.7, 0.4),
+        (1, 0): (0.3, 0.6),
+        (1, 1): (0.6, 0.5),
+        (1, 2): (0.5, 0.4),
+    }
+    lrs = {r: spec.lrs_for(r) for r in (1, "full")}
+    for p in points:
+        _grpo_run(spec, p, *scores[(p.rank, lrs[p.rank].index(p.lr))])
+    extended = sweep.extension_points(
+        _spec(tmp_path, lr_grid=grid | {"extend": 1}, **fields), points
+    )
+    assert sorted(p.name for p in extended) == ["r1-all-lr1e-04-s0", "r1-all-lr1e-04-s1"]
+    confirm = sweep.confirmation_points(spec, points)
+    assert [p.name for p in confirm] == [f"full-lr1e-04-s{s}" for s in (10, 11, 12, 13)]
+    assert all(p.lr == 1e-4 and p.rank == "full" for p in confirm)
+    assert sweep.next_round(spec, points) == ("confirmation", confirm)
+    # the confirmation runs' own scores choose nothing: the same round, then nothing left
+    for p in confirm:
+        _grpo_run(spec, p, 0.9, 0.0)
+    assert sweep.confirmation_points(spec, points + confirm) == confirm
+    assert sweep.next_round(spec, points + confirm) == ("", [])
+    # without confirm_seeds: no round (today's behaviour)
+    assert sweep.confirmation_points(_spec(tmp_path, lr_grid=grid, ranks=[1, "full"]), points) == []
+
+
+def test_sweep_confirms_each_arms_best_lr_on_fresh_seeds(tmp_path, monkeypatch, capsys):
+    """With the fake trainer (optimum 1e-3 for LoRA, 1e-4 for FullFT) on EXTEND_GRID: rank 1's best
+    (1e-3) is inside its LRs and is confirmed on seeds 10-13; FullFT's best (3.16e-4) is its lowest
+    LR, so it gets none. The report judges rank 1 on its confirmation seeds alone."""
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_TRAIN_LOG", str(log))
+    monkeypatch.delenv("FAKE_TRAIN_CRASH", raising=False)
+    confirm = [10, 11, 12, 13]
+    spec = _spec(
+        tmp_path, ranks=[1, "full"], lr_grid=EXTEND_GRID, confirm_seeds=confirm, margin=0.04
+    )
+    out_dir = Path(spec.out_dir)
+    console = _console()
+    out = sweep.run_sweep(spec, parallel=2, train_cmd=FAKE, console=console, poll_s=0.02)
+    names = [f"r1-all-lr1e-03-s{s}" for s in confirm]
+    assert [o.point.name for o in out[12:]] == names and len(out) == 16
+    assert {o.status for o in out} == {"finished"}
+    assert sorted(_lr_of(c) for c in _calls(log)[12:]) == [(n, "0.001") for n in names]
+    lines = console.file.getvalue().splitlines()
+    assert f"Confirmation round (each arm's best LR, seeds {confirm}): " + ", ".join(names) in lines
+    assert any(
+        line.startswith("full: best LR 3.16e-04 is still the lowest it ran")
+        and line.endswith("; no confirmation points for it")
+        for line in lines
+    )
+    assert json.loads((out_dir / "sweep.json").read_text()) == {
+        "margin": 0.04,
+        "selection_seeds": [0, 1],
+        "confirm_seeds": confirm,
+    }
+    # a re-launch derives the same round from the finished runs, and runs nothing
+    out = sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    assert len(out) == 16 and {o.status for o in out} == {"skipped"} and len(_calls(log)) == 16
+
+    # the report: rank 1 chosen on seeds 0, 1 and judged on 10-13; FullFT on its own seeds
+    arms = report.group_arms(runs.load_runs(out_dir)[0])
+    r1 = arms[(1, "all")]
+    assert r1.best.lr == 1e-3 and sorted(r1.best.held_seeds) == [0, 1]
+    assert r1.confirmed and sorted(r1.judged.held_seeds) == confirm
+    assert not arms[("full", None)].confirmed
+    md = report.write_report(out_dir).read_text()
+    assert (
+        "LoRA r=1 (all) (LR 1e-03) - FullFT (LR 3.16e-04), unpaired (Welch) (FullFT: LR chosen "
+        "on the same seeds: winner's curse)"
+    ) in md
+    assert "margin ±0.040" in md and "margin ±0.050" not in md
+    assert "(seeds 10,11,12,13) |" in md  # (d): rank 1's pass@1 on its confirmation seeds
+
+    # --dry-run says how many points the round can add: 2 arms x 4 seeds
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec.model_dump(exclude_none=True)))
+    monkeypatch.setenv("COLUMNS", "80")
+    assert sweep.main([str(path), "--dry-run"]) == 0
+    note = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("confirm_seeds"))
+    assert "2 arms x 4 seeds = at most 8 more points" in note
