@@ -260,7 +260,7 @@ def lr_verdict(lora: list[Arm], full: Arm, name: str) -> Verdict:
     """Each LoRA arm's fitted optimum LR is ~10x FullFT's (its ratio "level" with 10 within a
     factor LR_FACTOR, in log10 units), and with two or more ranks, the highest rank's optimum is
     level with the lowest's within that factor (module doc)."""
-    opt = {a.label: fit_optimum(a.held_by_lr) for a in [full, *lora]}
+    opt = {a.label: fit_optimum(a.chosen_by_lr) for a in [full, *lora]}
     missing = [k for k, o in opt.items() if o.log10_lr is None]
     fitted = "; ".join(
         f"{k} {lr_tag(o.lr)} [{lr_tag(10**o.low)}, {lr_tag(10**o.high)}]"

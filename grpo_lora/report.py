@@ -123,6 +123,17 @@ def heldout_score(run: Run) -> float | None:
     return final_pass1(run)
 
 
+def selection_score(run: Run) -> float | None:
+    """What a run's LR is chosen on: its `heldout_score`, but an SFT run's -(final validation
+    log-loss), on demonstrations split from its training set, so that SFT never chooses on the
+    held-out set it reports (runs that logged no validation loss: their held-out score)."""
+    if run.command == "sft":
+        val = last_eval(run, "eval/val_logloss", "eval_val_logloss_end")
+        if val is not None:
+            return -val
+    return heldout_score(run)
+
+
 def choice_scores(
     held: dict[float, list[float]], rewards: dict[float, list[float]]
 ) -> dict[float, list[float]]:
@@ -163,6 +174,7 @@ class LrCell:
     pass1: list[float] = field(default_factory=list)
     held: list[float] = field(default_factory=list)  # each seed's `heldout_score`
     held_seeds: list[int] = field(default_factory=list)  # the seed of each `held` value
+    chosen: list[float] = field(default_factory=list)  # each seed's `selection_score`
 
     @property
     def reward(self) -> tuple[float | None, float | None]:
@@ -195,7 +207,7 @@ class Arm:
     def best(self) -> LrCell | None:
         """The cell at the arm's best LR on its selection seeds (`best_lr` of `choice_scores`)."""
         rewards = {c.lr: c.rewards for c in self.cells.values()}
-        lr = best_lr(choice_scores(self.held_by_lr, rewards))
+        lr = best_lr(choice_scores(self.chosen_by_lr, rewards))
         return None if lr is None else self.cells[lr]
 
     @property
@@ -212,9 +224,10 @@ class Arm:
         return self.judged is not None and self.judged is not self.best
 
     @property
-    def held_by_lr(self) -> dict[float, list[float]]:
-        """LR -> each seed's held-out score: what the arm's optimum is fitted to."""
-        return {c.lr: c.held for c in self.cells.values()}
+    def chosen_by_lr(self) -> dict[float, list[float]]:
+        """LR -> each selection seed's `selection_score`: what the arm's LR is chosen on and its
+        optimum fitted to."""
+        return {c.lr: c.chosen for c in self.cells.values()}
 
     @property
     def best_at_edge(self) -> bool:
@@ -273,6 +286,8 @@ def group_arms(runs: list[Run]) -> dict[tuple, Arm]:
         if (h := heldout_score(run)) is not None:
             cell.held.append(h)
             cell.held_seeds.append(run.seed)
+        if (c := selection_score(run)) is not None:
+            cell.chosen.append(c)
     order = sorted(arms, key=lambda a: (_rank_key(a[0]), a[1] or ""))
     return {
         k: Arm(

@@ -58,7 +58,8 @@ class Demonstration:
 @dataclass
 class Demonstrations:
     train: list[Demonstration]
-    heldout: list[Demonstration]
+    heldout: list[Demonstration]  # the held-out log-loss a run reports
+    val: list[Demonstration]  # split from the training set: what a sweep chooses an LR on
 
 
 def check_data(data: DataSection) -> None:
@@ -73,7 +74,9 @@ def load_demonstrations(data: DataSection, tokenizer) -> Demonstrations:
     """tiny-arith: GRPO's problem set (`grpo_lora.data.load_problems`: the same training order
     and held-out split), each problem's prompt with its gold, the correct worked answer
     (``ArithProblem.solution()``, no slip). jsonl: the rows of ``data.source``, and of
-    ``data.heldout_source`` (if given) for the held-out log-loss."""
+    ``data.heldout_source`` (if given) for the held-out log-loss. The last ``heldout_size``
+    training demonstrations (at most a tenth of them) are the validation split, never trained on:
+    a sweep chooses SFT's LR on them, not on the held-out set it reports."""
     check_data(data)
     if data.name == "tiny-arith":
         problems = load_problems(data, tokenizer)
@@ -84,7 +87,12 @@ def load_demonstrations(data: DataSection, tokenizer) -> Demonstrations:
         heldout = read_demonstrations(data.heldout_source, "heldout") if data.heldout_source else []
         if not train:
             raise ValueError(f"data: {data.source} holds no demonstrations")
-    return Demonstrations(train, heldout[: data.heldout_size])
+    val = train[len(train) - min(data.heldout_size, len(train) // 10) :]
+    seen = {
+        d.prompt for d in val
+    }  # a training set may repeat a problem: none of val's is trained on
+    train = [d for d in train[: len(train) - len(val)] if d.prompt not in seen]
+    return Demonstrations(train, heldout[: data.heldout_size], val)
 
 
 def read_demonstrations(path: str | Path, split: str) -> list[Demonstration]:
@@ -200,6 +208,7 @@ def sft(cfg: Config, resume: bool = False, log=print) -> dict:
     start = resume_from_checkpoint(run_dir, policy, optimizer, scheduler, log) if resume else 0
     metrics = open_metrics(cfg, policy, start, 1, model_path)
     heldout = demonstration_tensors(demos.heldout, policy.tokenizer) if demos.heldout else None
+    val = demonstration_tensors(demos.val, policy.tokenizer) if demos.val else None
     kind = "FullFT" if cfg.lora.full else f"LoRA rank {cfg.lora.rank} ({cfg.lora.targets})"
     log(
         f"SFT | {kind} | {policy.num_trainable():,} trainable params | {cfg.model.dtype} | "
@@ -207,12 +216,11 @@ def sft(cfg: Config, resume: bool = False, log=print) -> dict:
     )
 
     def evaluate() -> dict:
-        if heldout is None:
-            return {}
-        t0 = time.perf_counter()
-        budget = cfg.optimizer.micro_batch_tokens
-        logloss = heldout_logloss(model, *heldout, budget, dtype)
-        return {"eval/logloss": logloss, "time/eval_s": time.perf_counter() - t0}
+        t0, budget, out = time.perf_counter(), cfg.optimizer.micro_batch_tokens, {}
+        for key, split in (("eval/logloss", heldout), ("eval/val_logloss", val)):
+            if split is not None:
+                out[key] = heldout_logloss(model, *split, budget, dtype)
+        return {**out, "time/eval_s": time.perf_counter() - t0} if out else {}
 
     progress = _progress(cfg.logging.progress, cfg.schedule.steps, start, _describe)
     done = start  # the last step whose update is complete and logged

@@ -101,7 +101,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from grpo_lora import ray_launch
 from grpo_lora.config import Config, ConfigError, load_config
 from grpo_lora.machine import available_memory_mb, cpu_cores, thread_env
-from grpo_lora.report import best_lr, choice_scores, final_score, grid_edge, heldout_score
+from grpo_lora.report import best_lr, choice_scores, final_score, grid_edge, selection_score
 from grpo_lora.runs import (
     FAILED,
     SWEEP_RECORD,
@@ -504,7 +504,7 @@ def arm_rewards(
     points: list[Point], seeds: list[int] | None = None
 ) -> dict[ArmKey, dict[float, list[float]]]:
     """Arm -> LR -> each selection seed's score, what the report chooses an arm's LR on
-    (`report.choice_scores`: a GRPO run's held-out pass@1, an SFT run's -(held-out log-loss); the
+    (`report.choice_scores`: a GRPO run's held-out pass@1, an SFT run's -(validation log-loss); the
     final score when the arm has no held-out score; read from the run directories), over the points
     of `seeds` (default: all), for the arms whose points have all finished: a failed point may
     hold the best LR, so its arm is decided once a re-launch has run it."""
@@ -520,7 +520,7 @@ def arm_rewards(
         final: dict[float, list[float]] = {}
         for p in arm_points:
             run = read_run(p.run_dir)
-            for cells, score in ((held, heldout_score(run)), (final, final_score(run))):
+            for cells, score in ((held, selection_score(run)), (final, final_score(run))):
                 cells.setdefault(p.lr, []).extend([] if score is None else [score])
         out[arm] = choice_scores(held, final)
     return out

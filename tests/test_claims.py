@@ -412,3 +412,17 @@ def test_the_sweeps_margin_judges_every_verdict(tmp_path):
     ) in v.text
     md = report.write_report(tmp_path, tmp_path / "out").read_text()
     assert "margin ±0.200" in md and "margin ±0.050" not in md
+
+
+def test_sft_chooses_its_lr_on_the_validation_split_not_the_heldout_set(tmp_path):
+    """Held-out log-loss favours 1e-3, the validation split 3e-3: SFT's arm takes 3e-3 and reports
+    its held-out log-loss there (the held-out set chooses nothing)."""
+    for i, (lr, held, val) in enumerate([(1e-3, 0.010, 0.030), (3e-3, 0.020, 0.015)]):
+        for seed in (0, 1):
+            d = tmp_path / f"run{i}{seed}"
+            _sl_run(d, 1, "all", lr, seed, held)
+            rows = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
+            rows[-1]["eval/val_logloss"] = val
+            (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (arm,) = report.group_arms(runs.load_runs(tmp_path)[0]).values()
+    assert arm.best.lr == 3e-3 and arm.judged.held == pytest.approx([-0.020, -0.020])

@@ -261,3 +261,14 @@ def test_the_logged_lr_is_the_one_each_update_used(tmp_path, tiny_path):
     rows = read_metrics(tmp_path / "run")[1:]
     # linear warmup (step + 1) / 4: the first update runs at lr / 4 (`optim.lr_factor`)
     assert [r["lr"] for r in rows] == pytest.approx([lr / 4, lr / 2, 3 * lr / 4])
+
+
+def test_the_validation_split_is_never_trained_on(tiny_path):
+    from transformers import AutoTokenizer
+
+    cfg = config("unused", "data.heldout_size=64")
+    demos = load_demonstrations(cfg.data, AutoTokenizer.from_pretrained(tiny_path))
+    assert len(demos.val) == 64 and len(demos.heldout) == 64
+    train = {(d.prompt, d.completion) for d in demos.train}
+    assert not train & {(d.prompt, d.completion) for d in demos.val}
+    assert not {d.prompt for d in demos.heldout} & {d.prompt for d in demos.val}
