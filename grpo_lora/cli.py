@@ -11,7 +11,7 @@ import time
 def tiny_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="grpo-lora tiny",
-        description="Build (once, then cached) and optionally evaluate the embedded tiny policy.",
+        description="The embedded tiny policy (shipped weights, copied into the cache on first use; --rebuild builds it here and compares), optionally evaluated.",
     )
     parser.add_argument(
         "--rebuild", action="store_true", help="rebuild even if a cached build exists"

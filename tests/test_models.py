@@ -59,6 +59,25 @@ def test_cached_build_builds_once_and_never_leaves_a_half_folder(monkeypatch, tm
     assert not (tmp_path / "other").exists()
 
 
+def test_cached_build_rebuilds_a_folder_that_keep_rejects(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRPO_LORA_CACHE", str(tmp_path))
+    bits = iter(["old", "new"])
+
+    def build(out: Path) -> dict:
+        out.mkdir()
+        (out / "weights").write_text(next(bits))
+        return {}
+
+    def keep(folder: Path) -> bool:
+        return (folder / "weights").read_text() == "new"
+
+    path = cache.cached_build("m", build)  # a folder from before the rule
+    assert (path / "weights").read_text() == "old"
+    assert cache.cached_build("m", build, keep=keep) == path
+    assert (path / "weights").read_text() == "new"
+    assert cache.cached_build("m", build, keep=keep) == path  # kept: `bits` is empty now
+
+
 @pytest.mark.parametrize("name", ["HuggingFaceTB/SmolLM2-135M-Instruct", "runs/x/model", "tiny2"])
 def test_other_names_pass_through(name):
     assert models.resolve_model_path(name) == name

@@ -9,7 +9,9 @@ room and signal for RL. Clean demonstrations saturate within seconds (docs/tiny-
 
 The result is an ordinary `save_pretrained` folder (config, safetensors, tokenizer) that transformers,
 peft and vLLM load like any hub model. It is cached under ``$GRPO_LORA_CACHE`` (default
-``~/.cache/grpo-lora``) and rebuilt only on request or when the recipe below changes.
+``~/.cache/grpo-lora``) and rebuilt only on request or when the recipe below changes. The recipes the
+study uses ship as weights (grpo_lora/tiny/shipped.py) and are copied, not built: other CPUs round
+differently, and one policy on every machine is what makes numbers comparable across machines.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from grpo_lora.cache import cached_build
+from grpo_lora.tiny.shipped import compare_with_shipped, install_shipped, shipped_folder
 from grpo_lora.tiny.task import train_stream
 from grpo_lora.tiny.tokenizer import build_tokenizer
 
@@ -68,12 +71,23 @@ class TinyRecipe:
 
 
 def ensure_tiny(rebuild: bool = False, recipe: TinyRecipe | None = None, log=print) -> Path:
-    """Return the folder of the embedded policy, building it first if it is missing.
+    """Return the folder of the embedded policy at ``recipe``.
 
+    A recipe whose weights ship with the package (grpo_lora/tiny/shipped.py: ``tiny`` and the study's
+    widths) gets the shipped bits, copied into the cache; any other is built on first use. With
+    ``rebuild``, a shipped recipe is built anyway, into ``<tag>-rebuilt`` (the named model keeps the
+    shipped bits), and ``log`` says whether this CPU gave the shipped bits; another is rebuilt in place.
     Safe to call from several processes at once (a file lock makes one build and the others wait).
     """
     recipe = recipe or TinyRecipe()
-    return cached_build(recipe.tag, lambda out: build(out, recipe, log=log), rebuild)
+    shipped = shipped_folder(recipe.tag)
+    if shipped is None:
+        return cached_build(recipe.tag, lambda out: build(out, recipe, log=log), rebuild)
+    if not rebuild:
+        return install_shipped(recipe.tag, log=log)
+    path = cached_build(f"{recipe.tag}-rebuilt", lambda out: build(out, recipe, log=log), True)
+    log(compare_with_shipped(path, shipped))
+    return path
 
 
 def build(out: Path, recipe: TinyRecipe, log=print) -> dict:
@@ -149,6 +163,39 @@ def _build(out: Path, recipe: TinyRecipe, log=print) -> dict:
         "weights_sha256": hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest(),
         "final_loss": round(loss.item(), 4),
         "recipe": asdict(recipe),
+        "built_on": built_on(),
+    }
+
+
+def built_on() -> dict:
+    """What the bits of a build depend on besides its recipe: the CPU (its vector units round
+    differently), torch and transformers, and the date."""
+    import datetime
+    import platform
+
+    import transformers
+
+    from grpo_lora.machine import cpu_flags
+
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())  # the first CPU's
+    except OSError:
+        pass
+    model = fields.get("model name") or platform.processor() or platform.machine()
+    where = platform.machine()
+    if "cpu family" in fields:
+        where += f", family {fields['cpu family']} model {fields.get('model', '?')}"
+    vector = sorted(
+        f for f in cpu_flags() if f.startswith(("avx", "amx", "fma", "f16c", "neon", "sve"))
+    )
+    return {
+        "cpu": f"{model} ({where}; {' '.join(vector) or 'no AVX'})",
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "date": datetime.date.today().isoformat(),
     }
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 PROMPT_PREFIX = "Q: "
 PROMPT_SUFFIX = "\nA:"
 HELDOUT_SEED = 10_007  # a seed stream no training seed uses (training seeds are folded below it)
+HELDOUT_MAX = 512  # held-out problems kept out of every training draw (the policy's build included)
 
 NAMES = ("Ann", "Bob", "Cy", "Dee", "Eli", "Flo")
 ITEMS = ("apples", "cards", "coins", "eggs", "pens", "shells")
@@ -98,7 +99,7 @@ def heldout(n: int = 256, diff: Difficulty | None = None) -> list[ArithProblem]:
     return out
 
 
-def train_stream(seed: int, diff: Difficulty | None = None, exclude: int = 512):
+def train_stream(seed: int, diff: Difficulty | None = None, exclude: int = HELDOUT_MAX):
     """An endless, seeded stream of training problems, none of them among the first ``exclude``
     held-out problems."""
     banned = {p.question for p in heldout(exclude, diff)}
