@@ -54,7 +54,9 @@ def alone(tmp_path_factory):
 
 
 # The engine-vs-trainer log-prob gap is rounding noise whose size depends on what else shares the
-# engine's batch (in a pack: the other points' sequences), so it is held to rounding level, not equality.
+# engine's batch (in a pack: the other points' sequences), so it is held to rounding level, not
+# equality; with dropout the gap is the dropout masks' (the same in a pack, as the streams are),
+# rounding noise on top.
 ROUNDING_GAUGES = {"engine/logp_diff_mean", "engine/logp_diff_max"}
 
 
@@ -64,7 +66,7 @@ def _same_rows(got, want):
         assert g.keys() == w.keys()
         for k in w:
             if k in ROUNDING_GAUGES:
-                assert g[k] < 1e-4 and w[k] < 1e-4, (g["step"], k, g[k], w[k])
+                assert g[k] == pytest.approx(w[k], rel=1e-3, abs=1e-4), (g["step"], k, g[k], w[k])
             else:
                 assert g[k] == pytest.approx(w[k], rel=1e-4, abs=1e-6), (g["step"], k)
 
