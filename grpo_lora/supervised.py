@@ -73,24 +73,21 @@ def check_data(data: DataSection) -> None:
 def load_demonstrations(data: DataSection, tokenizer) -> Demonstrations:
     """tiny-arith: GRPO's problem set (`grpo_lora.data.load_problems`: the same training order
     and held-out split), each problem's prompt with its gold, the correct worked answer
-    (``ArithProblem.solution()``, no slip). jsonl: the rows of ``data.source``, and of
-    ``data.heldout_source`` (if given) for the held-out log-loss. The last ``heldout_size``
-    training demonstrations (at most a tenth of them) are the validation split, never trained on:
-    a sweep chooses SFT's LR on them, not on the held-out set it reports."""
+    (``ArithProblem.solution()``, no slip); its validation split is the training stream's next
+    problems. jsonl: the rows of ``data.source``, and of ``data.heldout_source`` (if given) for the
+    held-out log-loss; the last ``heldout_size`` rows (at most a tenth) validate and are never
+    trained on. A sweep chooses SFT's LR on the validation split, never on the held-out set."""
     check_data(data)
     if data.name == "tiny-arith":
         problems = load_problems(data, tokenizer)
-        train = [Demonstration(p.prompt, p.gold) for p in problems.train]
-        heldout = [Demonstration(p.prompt, p.gold) for p in problems.heldout]
-    else:
-        train = read_demonstrations(data.source, "train")
-        heldout = read_demonstrations(data.heldout_source, "heldout") if data.heldout_source else []
-        if not train:
-            raise ValueError(f"data: {data.source} holds no demonstrations")
+        demo = lambda ps: [Demonstration(p.prompt, p.gold) for p in ps]  # noqa: E731
+        return Demonstrations(demo(problems.train), demo(problems.heldout), demo(problems.val))
+    train = read_demonstrations(data.source, "train")
+    heldout = read_demonstrations(data.heldout_source, "heldout") if data.heldout_source else []
+    if not train:
+        raise ValueError(f"data: {data.source} holds no demonstrations")
     val = train[len(train) - min(data.heldout_size, len(train) // 10) :]
-    seen = {
-        d.prompt for d in val
-    }  # a training set may repeat a problem: none of val's is trained on
+    seen = {d.prompt for d in val}  # a file may repeat a prompt: none of val's is trained on
     train = [d for d in train[: len(train) - len(val)] if d.prompt not in seen]
     return Demonstrations(train, heldout[: data.heldout_size], val)
 

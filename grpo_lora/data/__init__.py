@@ -22,7 +22,9 @@ def load_problems(data, tokenizer=None) -> ProblemSet:
             raise ValueError(f"data: problem {p.id}: {e}") from None
     if data.strict_answers:
         strict = lambda ps: [replace(p, strict=True) for p in ps]  # noqa: E731
-        problems = ProblemSet(problems.name, strict(problems.train), strict(problems.heldout))
+        problems = ProblemSet(
+            problems.name, strict(problems.train), strict(problems.heldout), strict(problems.val)
+        )
     return problems
 
 
@@ -33,6 +35,7 @@ def _build(data, tokenizer) -> ProblemSet:
             template=data.template,
             tokenizer=tokenizer,
             difficulty=data.difficulty(),
+            n_val=data.heldout_size,
         )
     if data.name == "jsonl":
         if not data.source:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -62,6 +62,7 @@ class ProblemSet:
     name: str
     train: list[Problem]
     heldout: list[Problem]
+    val: list[Problem] = field(default_factory=list)  # fresh problems to choose settings on (SFT)
 
     def __post_init__(self):
         if not self.train:
@@ -107,13 +108,15 @@ def tiny_arith(
     template: str = "tiny",
     tokenizer=None,
     difficulty=None,
+    n_val: int = 0,
 ) -> ProblemSet:
     """The embedded default task (grpo_lora.tiny.task), graded like GSM8K.
 
     ``template`` "tiny" gives the prompts the embedded policy reads (``Q: 6-2+8=?\nA:``); "chat",
     "plain" and "raw" render the question (``6-2+8=?``) as `grpo_lora.data.templates.format_prompt`
     does for GSM8K, whose instruction asks for a final ``#### N`` line. ``difficulty`` is a
-    `grpo_lora.tiny.task.Difficulty` (None = the embedded policy's)."""
+    `grpo_lora.tiny.task.Difficulty` (None = the embedded policy's). ``val``: the next ``n_val``
+    problems of the training stream whose questions the training set does not hold."""
     from grpo_lora.data.templates import check_template, format_prompt
     from grpo_lora.tiny.task import heldout, train_stream
 
@@ -124,6 +127,11 @@ def tiny_arith(
         render = lambda p: format_prompt(p.question, template, tokenizer, "gsm8k")  # noqa: E731
     stream = train_stream(seed=0, diff=difficulty)
     train = [next(stream) for _ in range(n_train)]
+    seen, val = {p.question for p in train}, []
+    while len(val) < n_val:
+        if (p := next(stream)).question not in seen:
+            seen.add(p.question)
+            val.append(p)
 
     def to_problem(split, i, p):
         return Problem(f"tiny-{split}-{i}", render(p), p.gold, "gsm8k")
@@ -132,6 +140,7 @@ def tiny_arith(
         "tiny-arith",
         [to_problem("train", i, p) for i, p in enumerate(train)],
         [to_problem("heldout", i, p) for i, p in enumerate(heldout(n_heldout, difficulty))],
+        [to_problem("val", i, p) for i, p in enumerate(val)],
     )
 
 
