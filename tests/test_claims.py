@@ -236,20 +236,25 @@ def test_width(verdicts):
     assert "changes by +0.090 [90 % CI +0.027, +0.153], margin ±0.050, seeds 2 vs 2" in v.text
 
 
-def test_noise_is_no_longer_called_a_match(tmp_path):
-    """The old failure mode: rank 1 ends 0.067 below FullFT with a spread of ~0.04 over 3 seeds.
-    The old rule called it level (|gap| within the seeds' sds added, 0.085 + 0.040); the interval
-    cannot tell. Per-seed differences (-0.112, -0.067, -0.022): mean -0.067, sd 0.045, se 0.02598,
-    t_{0.95, 2} = 2.919986, half 0.0759: [-0.143, +0.009] reaches past both -0.05 and 0. At 4 seeds
-    t_{0.95, 3} * 0.045 / 2 = 0.053 < 0.067 would settle it."""
+def _noisy_gap_runs(root: Path) -> None:
+    """Rank 1 ends 0.067 below FullFT, per-seed differences -0.112, -0.067, -0.022 (3 seeds), each
+    arm best at the middle of its three LRs."""
     full = (0.70, 0.74, 0.78)
     r1 = tuple(round(f - d, 3) for f, d in zip(full, (0.112, 0.067, 0.022)))
     for arm, lrs, mid, side in (("full", FULL_LRS, full, 0.6), (1, LORA_LRS, r1, 0.55)):
         targets = None if arm == "full" else "all"
         for lr, finals in zip(lrs, ((side,) * 3, mid, (side,) * 3)):
             for seed, final in enumerate(finals):
-                name = f"{arm}-{lr}-{seed}"
-                _rl_run(tmp_path / name, "tiny", MAIN, arm, targets, lr, seed, final)
+                _rl_run(root / f"{arm}-{lr}-{seed}", "tiny", MAIN, arm, targets, lr, seed, final)
+
+
+def test_noise_is_no_longer_called_a_match(tmp_path):
+    """The old failure mode: rank 1 ends 0.067 below FullFT with a spread of ~0.04 over 3 seeds.
+    The old rule called it level (|gap| within the seeds' sds added, 0.085 + 0.040); the interval
+    cannot tell. Per-seed differences (-0.112, -0.067, -0.022): mean -0.067, sd 0.045, se 0.02598,
+    t_{0.95, 2} = 2.919986, half 0.0759: [-0.143, +0.009] reaches past both -0.05 and 0. At 4 seeds
+    t_{0.95, 3} * 0.045 / 2 = 0.053 < 0.067 would settle it."""
+    _noisy_gap_runs(tmp_path)
     main = claims.main_study(report.studies(runs.load_runs(tmp_path)[0]))
     v = claims.claim_match(main)
     assert v.verdict == "cannot tell"
@@ -392,14 +397,7 @@ def test_a_recorded_confirmation_seed_at_another_lr_judges_nothing(tmp_path):
 def test_the_sweeps_margin_judges_every_verdict(tmp_path):
     """The noise of `test_noise_is_no_longer_called_a_match` ([-0.143, +0.009]) lies inside a
     margin of ±0.2: the sweep file said so (OUT/sweep.json), so it matches."""
-    full = (0.70, 0.74, 0.78)
-    r1 = tuple(round(f - d, 3) for f, d in zip(full, (0.112, 0.067, 0.022)))
-    for arm, lrs, mid, side in (("full", FULL_LRS, full, 0.6), (1, LORA_LRS, r1, 0.55)):
-        targets = None if arm == "full" else "all"
-        for lr, finals in zip(lrs, ((side,) * 3, mid, (side,) * 3)):
-            for seed, final in enumerate(finals):
-                name = f"{arm}-{lr}-{seed}"
-                _rl_run(tmp_path / name, "tiny", MAIN, arm, targets, lr, seed, final)
+    _noisy_gap_runs(tmp_path)
     record = {"margin": 0.2, "selection_seeds": [0, 1, 2], "confirm_seeds": []}
     (tmp_path / "sweep.json").write_text(json.dumps(record))
     main = claims.main_study(report.studies(runs.load_runs(tmp_path)[0]))
