@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from grpo_lora.config import Config, ConfigError, load_config
@@ -166,7 +167,7 @@ class Run:
     def arm(self) -> tuple:
         return (self.rank, self.targets)
 
-    @property
+    @cached_property  # a model_dump, asked for again and again while runs are grouped
     def settings(self) -> dict[str, object]:
         """The settings outside `OWN_SETTINGS` (dotted name -> value), with a LoRA run's
         `LORA_FORM`: runs compared in one study must agree on all of them."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TWO_PROCESSES
+from test_trainer import untimed
 
 from grpo_lora.config import load_config
 from grpo_lora.metrics import read_metrics
@@ -155,13 +156,6 @@ def test_one_of_two_processes_killed_the_other_exits(tmp_path, tiny_path):
     assert not [p for p in _descendants(launcher.pid) if _rank_of(p) == "0"]
 
 
-def _untimed(rows):
-    return [
-        {k: v for k, v in r.items() if not k.startswith(("time/", "perf/", "memory/"))}
-        for r in rows
-    ]
-
-
 @pytest.mark.parametrize(
     "mode",
     [
@@ -184,7 +178,7 @@ def test_a_step_failing_mid_update_resumes_to_the_uninterrupted_rows(
 
     common = ("schedule.steps=4", "checkpoint.every=0", "optimizer.lr=1e-2", *mode)
     trainer.train(config(tmp_path / "straight", *common))
-    straight = _untimed(read_metrics(tmp_path / "straight"))
+    straight = untimed(read_metrics(tmp_path / "straight"))
 
     events = []
     real_generate, real_close = VLLMEngine.generate, VLLMEngine.close
@@ -222,4 +216,4 @@ def test_a_step_failing_mid_update_resumes_to_the_uninterrupted_rows(
 
     monkeypatch.undo()
     trainer.train(config(run_dir, *common), resume=True)
-    assert _untimed(read_metrics(run_dir)) == straight
+    assert untimed(read_metrics(run_dir)) == straight
