@@ -28,10 +28,10 @@ demo: install
 
 # The study (recipes/study/, docs/study.md): every sweep file in order (each resumes where it stopped),
 # then one report over all of them in runs/study/report.md. A failed point does not stop the rest.
-STUDY ?= rl rl_targets plateau_r1 plateau_r16 plateau_full sft width_256 batch_32 width_64 batch_4
+STUDY ?= plateau plateau_targets plateau_r16 rl rl_targets sft width_256 batch_32 width_64 batch_4
 study: install
 	@status=0; for s in $(STUDY); do \
-	  pack=$$(case $$s in sft) ;; plateau_*) echo "--pack 9" ;; *) echo "--pack 6" ;; esac); \
+	  pack=$$(case $$s in sft) ;; plateau*) echo "--pack 9" ;; *) echo "--pack 6" ;; esac); \
 	  $(BIN)/grpo-lora sweep recipes/study/$$s.yaml $$pack || status=1; \
 	done; $(BIN)/grpo-lora report runs/study && exit $$status
 

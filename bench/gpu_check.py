@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     train_rows: list[dict] = []
     if "train" not in skip:
-        for name, module, recipe, overrides in training_runs(args.quick, steps, engine, args.dtype):
-            row = run_training(name, module, recipe, overrides, out)
+        for name, verb, recipe, overrides in training_runs(args.quick, steps, engine, args.dtype):
+            row = run_training(name, verb, recipe, overrides, out)
             train_rows.append(row)
             if row["error"]:
                 failures.append(f"{name}: {row['error']}")
@@ -213,7 +213,7 @@ def bf16_peak(device: str) -> float | None:
 
 
 def training_runs(quick: bool, steps: int, engine: str, dtype: str):
-    """(name, module, recipe, overrides) of each training run."""
+    """(name, grpo-lora verb, recipe, overrides) of each training run."""
     common = [
         f"schedule.steps={steps}",
         f"model.dtype={dtype}",
@@ -234,13 +234,13 @@ def training_runs(quick: bool, steps: int, engine: str, dtype: str):
         ]
         sft += ["sft.batch_size=16", "data.heldout_size=32"]
     return [
-        ("grpo-lora-r1", "grpo_lora.train", "recipes/tiny_lora_r1.yaml", grpo),
-        ("grpo-fullft", "grpo_lora.train", "recipes/tiny_fullft.yaml", grpo),
-        ("sft-lora-r1", "grpo_lora.sft", "recipes/tiny_sft.yaml", sft),
+        ("grpo-lora-r1", "train", "recipes/tiny_lora_r1.yaml", grpo),
+        ("grpo-fullft", "train", "recipes/tiny_fullft.yaml", grpo),
+        ("sft-lora-r1", "sft", "recipes/tiny_sft.yaml", sft),
     ]
 
 
-def run_training(name: str, module: str, recipe: str, overrides: list[str], out: Path) -> dict:
+def run_training(name: str, verb: str, recipe: str, overrides: list[str], out: Path) -> dict:
     """One run in its own process (through this script's --child, which records its peak memory);
     its metrics summarised in a row."""
     from grpo_lora.metrics import read_metrics
@@ -250,9 +250,10 @@ def run_training(name: str, module: str, recipe: str, overrides: list[str], out:
         sys.executable,
         str(Path(__file__).resolve()),
         "--child",
-        module,
+        "grpo_lora",
         "--mem-file",
         str(mem_file),
+        verb,
         str(ROOT / recipe),
         *overrides,
         f"run_dir={run_dir}",
@@ -329,33 +330,13 @@ def child(module: str, mem_file: str | None, argv: list[str]) -> int:
 # ---------------------------------------------------------------- the real shape
 
 
-def real_shape_throughput(quick: bool, peak_tflops: float | None) -> list[dict]:
-    """The trainer's update (`grpo_lora.trainer.update`) on random weights in Qwen2.5-0.5B's shape."""
-    import torch
-    from accelerate import Accelerator
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-    from transformers.utils import logging as hf_logging
+def qwen_shape(tok, quick: bool):
+    """Qwen2.5-0.5B's shape (24 layers of 896, MLP 4864, 14 heads of 64, 2 KV heads) with the tiny
+    tokenizer's vocabulary; --quick: 2 layers of 128."""
+    from transformers import Qwen2Config
 
-    hf_logging.disable_progress_bar()
-
-    from grpo_lora import losses
-    from grpo_lora.batch import make_batch
-    from grpo_lora.config import OptimizerSection
-    from grpo_lora.engines.base import Rollout
-    from grpo_lora.optim import make_optimizer
-    from grpo_lora.policy import load_policy
-    from grpo_lora.tiny.tokenizer import build_tokenizer
-    from grpo_lora.trainer import Objective, Optim, update
-
-    gpu = torch.cuda.is_available()
-    # Qwen2.5-0.5B: 24 layers of 896, MLP 4864, 14 heads of 64, 2 KV heads; --quick: 2 layers of 128
     layers, width, mlp, heads, kv = (2, 128, 704, 2, 1) if quick else (24, 896, 4864, 14, 2)
-    P, G, T, prompt_len = (2, 4, 32, 16) if quick else (8, 8, 128, 64)
-    budgets = (96, 1024) if quick else (4096, 16384)
-    repeats = 1 if quick else 3
-    dtype = torch.bfloat16 if gpu else torch.float32
-    tok = build_tokenizer()
-    config = Qwen2Config(
+    return Qwen2Config(
         vocab_size=len(tok),
         hidden_size=width,
         intermediate_size=mlp,
@@ -370,22 +351,88 @@ def real_shape_throughput(quick: bool, peak_tflops: float | None) -> list[dict]:
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.eos_token_id,
     )
+
+
+def random_batch(vocab: int, pad_id: int, P: int, G: int, T: int, prompt_len: int):
+    """P random prompts x G random completions of T tokens, with random advantages."""
+    import torch
+
+    from grpo_lora.engines.base import Rollout
+    from grpo_lora.rl.batch import make_batch
+
     gen = torch.Generator().manual_seed(0)
-    vocab = len(tok)
     rollouts = []
     for _ in range(P):
         prompt = torch.randint(vocab, (prompt_len,), generator=gen).tolist()
         for _ in range(G):
             ids = torch.randint(vocab, (T,), generator=gen).tolist()
             rollouts.append(Rollout(prompt, ids, [-4.0] * T, "length", ""))
-    adv = torch.randn(P * G, generator=gen)
-    batch = make_batch(rollouts, adv, pad_id=tok.eos_token_id)
-    linear = layer_linear = 0
+    return make_batch(rollouts, torch.randn(P * G, generator=gen), pad_id=pad_id)
 
+
+def time_update(model_dir, mode: str, budget: int, batch, dtype, accelerator, repeats: int):
+    """Median seconds of the trainer's update on `batch` (after one warm-up), the CUDA peak memory
+    and the policy's parameter counts."""
+    import torch
+
+    from grpo_lora.config import OptimizerSection
+    from grpo_lora.optim import make_optimizer
+    from grpo_lora.policy import load_policy
+    from grpo_lora.rl import losses
+    from grpo_lora.rl.update import Objective, Optim, update
+
+    gpu = torch.cuda.is_available()
+    policy = load_policy(model_dir, rank=1 if mode == "LoRA r1" else None, dtype=dtype)
+    optimizer = make_optimizer(policy.trainable_parameters(), OptimizerSection())
+    model, optimizer = accelerator.prepare(policy.model, optimizer)
+    optim = Optim(optimizer, OptimizerSection(micro_batch_tokens=budget), accelerator)
+    objective = Objective(losses.LOSSES["is_pg"], losses.LossConfig(), 1.0, dtype)
+    if gpu:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    seconds = []
+    for r in range(repeats + 1):  # the first: warm-up
+        t0 = time.perf_counter()
+        update(model, batch, objective, optim)
+        if gpu:
+            torch.cuda.synchronize()
+        if r:
+            seconds.append(time.perf_counter() - t0)
+    out = {
+        "update_s": statistics.median(seconds),
+        "cuda_peak_mb": torch.cuda.max_memory_allocated() / 2**20 if gpu else None,
+        "params": sum(p.numel() for p in policy.model.parameters()),
+        "trainable": policy.num_trainable(),
+    }
+    del policy, model, optimizer, optim
+    accelerator.free_memory()
+    if gpu:
+        torch.cuda.empty_cache()
+    return out
+
+
+def real_shape_throughput(quick: bool, peak_tflops: float | None) -> list[dict]:
+    """The trainer's update (`grpo_lora.rl.update.update`) on random weights in Qwen2.5-0.5B's shape."""
+    import torch
+    from accelerate import Accelerator
+    from transformers import Qwen2ForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    from grpo_lora.tiny.tokenizer import build_tokenizer
+
+    hf_logging.disable_progress_bar()
+    gpu = torch.cuda.is_available()
+    P, G, T, prompt_len = (2, 4, 32, 16) if quick else (8, 8, 128, 64)
+    budgets = (96, 1024) if quick else (4096, 16384)
+    dtype = torch.bfloat16 if gpu else torch.float32
+    tok = build_tokenizer()
+    config = qwen_shape(tok, quick)
+    batch = random_batch(len(tok), tok.eos_token_id, P, G, T, prompt_len)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
         model = Qwen2ForCausalLM(config)
+        linear = layer_linear = 0
         for name, m in model.named_modules():
             if isinstance(m, torch.nn.Linear):
                 linear += m.weight.numel()
@@ -399,47 +446,25 @@ def real_shape_throughput(quick: bool, peak_tflops: float | None) -> list[dict]:
         accelerator = Accelerator(cpu=not gpu)
         for mode in ("LoRA r1", "FullFT"):
             for budget in budgets:
-                policy = load_policy(tmp, rank=1 if mode == "LoRA r1" else None, dtype=dtype)
-                optimizer = make_optimizer(policy.trainable_parameters(), OptimizerSection())
-                model, optimizer = accelerator.prepare(policy.model, optimizer)
-                optim = Optim(optimizer, OptimizerSection(micro_batch_tokens=budget), accelerator)
-                objective = Objective(losses.LOSSES["is_pg"], losses.LossConfig(), 1.0, dtype)
-                if gpu:
-                    torch.cuda.synchronize()
-                    torch.cuda.reset_peak_memory_stats()
-                seconds = []
-                for r in range(repeats + 1):  # the first: warm-up
-                    t0 = time.perf_counter()
-                    update(model, batch, objective, optim)
-                    if gpu:
-                        torch.cuda.synchronize()
-                    if r:
-                        seconds.append(time.perf_counter() - t0)
-                s = statistics.median(seconds)
-                flops = flops_fwd * (3 if mode == "FullFT" else 2)
+                timed = time_update(tmp, mode, budget, batch, dtype, accelerator, 1 if quick else 3)
+                s = timed["update_s"]
+                tflops = flops_fwd * (3 if mode == "FullFT" else 2) / s / 1e12
                 rows.append(
                     {
                         "mode": mode,
                         "budget": budget,
                         "micro_batches": len(batch.micro_batches(budget)),
-                        "update_s": s,
                         "tokens_per_s": P * G * T / s,
-                        "tflops": flops / s / 1e12,
-                        "peak_share": flops / s / 1e12 / peak_tflops if peak_tflops else None,
-                        "cuda_peak_mb": torch.cuda.max_memory_allocated() / 2**20 if gpu else None,
-                        "params": sum(p.numel() for p in policy.model.parameters()),
-                        "trainable": policy.num_trainable(),
+                        "tflops": tflops,
+                        "peak_share": tflops / peak_tflops if peak_tflops else None,
+                        **timed,
                     }
                 )
                 print(f"  real shape, {mode}, budget {budget}: {s:.2f} s an update", flush=True)
-                del policy, model, optimizer, optim
-                accelerator.free_memory()
-                if gpu:
-                    torch.cuda.empty_cache()
     for row in rows:
         row.update(
-            layers=layers,
-            width=width,
+            layers=config.num_hidden_layers,
+            width=config.hidden_size,
             shape=f"{P}x{G}x{T}",
             dtype=str(dtype).removeprefix("torch."),
         )

@@ -25,7 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grpo_lora.runs import is_number, read_rows  # noqa: E402
+from grpo_lora.study.runs import is_number, read_rows  # noqa: E402
 
 TIMING = ("time/", "perf/", "memory/")
 
@@ -34,7 +34,7 @@ def run_sweep(spec: dict, out: Path, pack: int) -> float:
     """One sweep into ``out`` with ``--pack pack``; its wall time in seconds."""
     path = out / "sweep.yaml"
     path.write_text(yaml.safe_dump({**spec, "out_dir": str(out / "runs")}))
-    cmd = [sys.executable, "-m", "grpo_lora.sweep", str(path), "--pack", str(pack)]
+    cmd = [sys.executable, "-m", "grpo_lora", "sweep", str(path), "--pack", str(pack)]
     t0 = time.perf_counter()
     with open(out / "sweep.log", "w") as log:
         rc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT).returncode

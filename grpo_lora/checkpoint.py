@@ -171,7 +171,7 @@ def _save_failure(root: Path, step: int, error: Exception) -> str:
         if older
         else "no earlier checkpoint exists"
     )
-    return f"could not write checkpoint step_{step:06d} to {root}: {_reason(error)}; {kept}"
+    return f"could not write checkpoint step_{step:06d} to {root}: {one_line(error)}; {kept}"
 
 
 # --- reading ---
@@ -204,7 +204,7 @@ def resume(
         try:
             loaded = _read(path, policy, optimizer)
         except Exception as e:  # a damaged file can raise nearly anything from its reader
-            skipped.append(f"checkpoint {path.name} is unreadable ({_reason(e)})")
+            skipped.append(f"checkpoint {path.name} is unreadable ({one_line(e)})")
             continue
         _apply(loaded, policy, optimizer, scheduler, rank)
         log("; ".join([*skipped, f"resuming from {path} (step {loaded.step})"]))
@@ -220,7 +220,7 @@ def load_checkpoint(path: Path, policy: Policy, optimizer, scheduler) -> int:
     try:
         loaded = _read(path, policy, optimizer)
     except Exception as e:
-        raise CheckpointError(f"checkpoint {path} is unreadable ({_reason(e)})") from e
+        raise CheckpointError(f"checkpoint {path} is unreadable ({one_line(e)})") from e
     _apply(loaded, policy, optimizer, scheduler, 0)
     return loaded.step
 
@@ -232,6 +232,22 @@ def pending_rollouts(run_dir: Path, step: int, rank: int = 0):
     if not path.exists():
         return None
     return torch.load(path, map_location="cpu", weights_only=False)[rank]
+
+
+def read_adapter(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """A checkpoint's ``adapter/`` folder (peft's format) as an engine loads it: its tensors, and
+    the keys of its config the engine needs (rank, alpha, target modules)."""
+    from safetensors.torch import load_file
+
+    config = json.loads((folder / "adapter_config.json").read_text())
+    tensors = load_file(folder / "adapter_model.safetensors")
+    targets = config["target_modules"]
+    engine_config = {
+        "r": config["r"],
+        "lora_alpha": config["lora_alpha"],
+        "target_modules": sorted(targets) if isinstance(targets, list) else targets,
+    }
+    return tensors, engine_config
 
 
 def _candidates(root: Path) -> list[Path]:
@@ -367,7 +383,7 @@ def _step_folders(root: Path) -> list[Path]:
     return sorted((f for f in root.iterdir() if _step_of(f) >= 0), key=_step_of, reverse=True)
 
 
-def _reason(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     """A short one-line account of an error: the OS's words for OS errors, else the first line."""
     if isinstance(error, CheckpointError):
         return str(error)
@@ -377,3 +393,17 @@ def _reason(error: BaseException) -> str:
     first = text[0] if text else ""
     first = first if len(first) <= 160 else first[:157] + "..."
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+FAILED = "failed.json"  # the record of a run whose process failed (the sweep reads it)
+
+
+def write_failure(run_dir: Path, record: dict) -> None:
+    """Record a failed point in its run directory (created if the process died before making it)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / FAILED).write_text(json.dumps(record, indent=1) + "\n")
+
+
+def clear_failure(run_dir: Path) -> None:
+    """Drop the record of an earlier failure: the point is being run again (its log keeps it)."""
+    (run_dir / FAILED).unlink(missing_ok=True)

@@ -1,107 +1,46 @@
-"""`grpo-lora train | sft | eval | sweep | report | lr | tiny` (also `python -m grpo_lora ...`)."""
+"""`grpo-lora VERB ...` (also `python -m grpo_lora VERB ...`): one entry, dispatching each verb to its
+module in `grpo_lora/commands/`, imported only when called (a verb's imports are heavy: torch, vLLM)."""
 
 from __future__ import annotations
 
-import argparse
-import json
+import importlib
 import sys
-import time
 
-
-def tiny_main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="grpo-lora tiny",
-        description="The embedded tiny policy (shipped weights, copied into the cache on first use; --rebuild builds it here and compares), optionally evaluated.",
-    )
-    parser.add_argument(
-        "--rebuild", action="store_true", help="rebuild even if a cached build exists"
-    )
-    parser.add_argument(
-        "--eval", action="store_true", help="print held-out pass@1 and pass@8 at T=1.0"
-    )
-    parser.add_argument(
-        "--width", type=int, default=128, help="hidden size (the model.path tiny-w<N>; tiny is 128)"
-    )
-    parser.add_argument("--engine", default="vllm", choices=["vllm", "hf"])
-    parser.add_argument("--heldout", type=int, default=256, help="held-out problems to evaluate on")
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="show third-party log lines on the terminal"
-    )
-    args = parser.parse_args(argv)
-
-    from grpo_lora.machine import configure_cpu_env
-
-    configure_cpu_env()
-    if not args.verbose:
-        from grpo_lora.cache import cache_root
-        from grpo_lora.console import quiet_terminal
-
-        quiet_terminal(cache_root() / "tiny.log")
-    from grpo_lora.data.problems import tiny_arith
-    from grpo_lora.tiny import TinyRecipe, ensure_tiny
-
-    try:
-        recipe = TinyRecipe(width=args.width)
-    except ValueError as e:
-        parser.error(str(e))
-    path = ensure_tiny(rebuild=args.rebuild, recipe=recipe)
-    info = json.loads((path / "build_info.json").read_text())
-    print(
-        f"tiny policy: {path} ({info['params']:,} params, built in {info['build_s']} s, "
-        f"weights sha256 {info.get('weights_sha256', '?')[:16]})"
-    )
-    result: dict = {
-        "build_s": info["build_s"],
-        "weights_sha256": info.get("weights_sha256"),
-        "path": str(path),
-    }
-    if args.eval:
-        from grpo_lora.engines import make_engine
-        from grpo_lora.evaluate import evaluate
-
-        t0 = time.perf_counter()
-        engine = make_engine(args.engine, str(path))
-        scores = evaluate(engine, tiny_arith(n_heldout=args.heldout).heldout, k=8, temperature=1.0)
-        engine.close()
-        print(
-            f"held-out ({args.heldout} problems, T=1.0): pass@1 {scores['pass1']:.3f}  "
-            f"pass@8 {scores['passk']:.3f}  greedy {scores['greedy_acc']:.3f}  "
-            f"({time.perf_counter() - t0:.1f} s)"
-        )
-        result = {"pass1": round(scores["pass1"], 4), "pass8": round(scores["passk"], 4), **result}
-    print(json.dumps(result))
-    return 0
-
-
-def _lazy(module: str):
-    def run(argv):
-        import importlib
-
-        return importlib.import_module(module).main(argv)
-
-    return run
-
-
-COMMANDS = {
-    "tiny": tiny_main,
-    "train": _lazy("grpo_lora.train"),
-    "sft": _lazy("grpo_lora.sft"),
-    "eval": _lazy("grpo_lora.evaluate_cli"),
-    "sweep": _lazy("grpo_lora.sweep"),
-    "report": _lazy("grpo_lora.report"),
-    "lr": _lazy("grpo_lora.lr_rule"),
+# verb -> what it does (the first line of `grpo-lora --help`); its module is grpo_lora.commands.<verb>
+VERBS = {
+    "train": "GRPO on a recipe: LoRA at any rank or FullFT, vLLM sampling (accelerate launch for more)",
+    "sft": "supervised fine-tuning on demonstrations, from the same recipes",
+    "eval": "held-out pass@1, pass@k and greedy accuracy of a recipe's model or a checkpoint",
+    "sweep": "a rank x LR x targets grid against FullFT: skip, resume, pack, extend, confirm",
+    "report": "report.md, claims with intervals, and figures from a sweep's run directories",
+    "lr": "suggest a learning rate for a model (the 10x rule and the width law)",
+    "tiny": "the embedded tiny policy: where it is, its sha256, and its held-out score",
 }
+
+
+def usage() -> str:
+    width = max(map(len, VERBS))
+    lines = [f"  {verb:<{width}}  {what}" for verb, what in VERBS.items()]
+    return "\n".join(
+        [
+            "usage: grpo-lora VERB [args ...]   (grpo-lora VERB --help for its own)",
+            "",
+            "verbs:",
+            *lines,
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print(f"usage: grpo-lora {{{','.join(COMMANDS)}}} ...", file=sys.stderr)
-        if argv and argv[0] not in ("-h", "--help"):
-            print(f"grpo-lora: unknown command {argv[0]!r}", file=sys.stderr)
-            return 2
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
         return 0
-    return COMMANDS[argv[0]](argv[1:]) or 0
+    if argv[0] not in VERBS:
+        print(usage(), file=sys.stderr)
+        print(f"grpo-lora: unknown verb {argv[0]!r}", file=sys.stderr)
+        return 2
+    return importlib.import_module(f"grpo_lora.commands.{argv[0]}").main(argv[1:]) or 0
 
 
 if __name__ == "__main__":

@@ -8,14 +8,15 @@ line naming the field (`ConfigError`).
 
 from __future__ import annotations
 
+import difflib
+import json
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from grpo_lora.advantages import ADVANTAGES
-from grpo_lora.losses import LossConfig
+from grpo_lora.data import TASKS
 from grpo_lora.machine import resolve_dtype
 
 
@@ -101,19 +102,20 @@ class EngineSection(Section):
 
 
 class DataSection(Section):
-    name: Literal["tiny-arith", "jsonl", "gsm8k", "math", "deepmath"] = "tiny-arith"
-    """The problem set."""
+    name: str = "tiny-arith"
+    """The problem set: a task of grpo_lora.data.TASKS (tiny-arith, jsonl, gsm8k, math, deepmath),
+    each in its file of grpo_lora/data/."""
     source: str | None = None
     """jsonl: the training file; hub sets: a hub id or a local file in the hub schema (default:
     the hub)."""
     heldout_source: str | None = None
     """The held-out file, where the set has no test split of its own."""
-    template: Literal["tiny", "chat", "plain", "raw"] | None = Field(None, validate_default=True)
+    template: str | None = Field(None, validate_default=True)
     """How a question becomes the prompt: tiny = tiny-arith's own ``Q: 6-2+8=?\nA:`` (what the
     embedded policy reads); chat = the question and the dataset's answer instruction as one user
     turn in the tokenizer's chat template (instruction-tuned models); plain = the same as plain
-    text; raw = the question unchanged. None (the default) = tiny for tiny-arith, chat for the hub
-    sets. jsonl files hold whole prompts and ignore it."""
+    text; raw = the question unchanged. None (the default) = the task's default: tiny for
+    tiny-arith, chat for the others. jsonl files hold whole prompts and ignore it."""
     prompts_per_step: int = Field(16, ge=1)
     """P: distinct prompts per step, over all processes."""
     group_size: int = Field(8, ge=2)
@@ -133,15 +135,28 @@ class DataSection(Section):
     max_operand: int | None = Field(None, ge=1)
     """tiny-arith only: operands are drawn from 1..max_operand; None = the embedded policy's (20)."""
 
+    @field_validator("name")
+    @classmethod
+    def _known_task(cls, name):
+        if name not in TASKS:
+            raise ValueError(f"unknown dataset {name!r}; known: {', '.join(TASKS)}")
+        return name
+
     @field_validator("template")
     @classmethod
-    def _default_template(cls, template, info):
-        """Resolved here, so the run's saved config records the template it really used."""
-        name = info.data.get("name", "tiny-arith")
+    def _task_template(cls, template, info):
+        """The task's default where unset: resolved here, so the run's saved config records the
+        template it really used."""
+        name = info.data.get("name", "tiny-arith")  # absent: the name failed, which is reported
+        takes = TASKS[name].templates
         if template is None:
-            return "tiny" if name == "tiny-arith" else "chat"
-        if template == "tiny" and name != "tiny-arith":
-            raise ValueError(f"'tiny' is tiny-arith's own format; {name} takes chat, plain or raw")
+            return takes[0]
+        if template not in takes:
+            owner = next((t.name for t in TASKS.values() if template in t.templates), None)
+            what = f"{owner}'s own format" if owner else "not a prompt template"
+            *most, last = takes
+            listed = f"{', '.join(most)} or {last}" if most else last
+            raise ValueError(f"{template!r} is {what}; {name} takes {listed}")
         return template
 
     @model_validator(mode="after")
@@ -177,24 +192,88 @@ class DataSection(Section):
         return diff
 
 
+Aggregation = Literal["token", "sequence", "constant"]
+
+
+class LossConfig(BaseModel):
+    """Which policy-gradient loss, and its knobs. Defaults are the study's: unclipped
+    importance-sampled policy gradient, token-mean aggregation, no KL.
+
+    DAPO's clip-higher is not its own kind: it is ``kind="ppo", clip_high=0.28`` (with
+    ``aggregation="token"``, DAPO's token-level loss)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    # --- core ---
+    kind: Literal["is_pg", "ppo", "gspo", "cispo"] = "is_pg"
+    """Loss function (a key of LOSSES): is_pg = importance-sampled policy gradient without clipping
+    (the study's); ppo = PPO/GRPO clipped surrogate (DAPO = ppo with clip_high=0.28); gspo =
+    sequence-level ratio and clip (Zheng et al. 2025); cispo = clipped, stop-gradient IS weight
+    times log-prob (MiniMax-M1 2025)."""
+    aggregation: Aggregation = "token"
+    """How token terms become one scalar: token = sum / #real tokens (DAPO); sequence = mean over
+    sequences of per-sequence token means (original GRPO); constant = sum / (N * constant_norm)
+    (Dr. GRPO). Counted over the whole step. Ignored by gspo, which always averages per sequence
+    as in its paper (setting it explicitly to anything but 'sequence' with kind=gspo is an error)."""
+    # --- ppo / DAPO ---
+    clip_low: float = Field(0.2, ge=0.0)
+    """ppo: epsilon_low, the ratio is clipped below at 1 - clip_low."""
+    clip_high: float = Field(0.2, ge=0.0)
+    """ppo: epsilon_high, the ratio is clipped above at 1 + clip_high; DAPO clip-higher uses 0.28."""
+    # --- gspo ---
+    gspo_clip_low: float = Field(3e-4, ge=0.0)
+    """gspo: the sequence ratio is clipped below at 1 - gspo_clip_low (GSPO paper: 3e-4)."""
+    gspo_clip_high: float = Field(4e-4, ge=0.0)
+    """gspo: the sequence ratio is clipped above at 1 + gspo_clip_high (GSPO paper: 4e-4)."""
+    # --- cispo ---
+    cispo_clip_high: float = Field(3.0, ge=0.0)
+    """cispo: epsilon_high^IS, the IS weight is capped at 1 + cispo_clip_high and not bounded below
+    (MiniMax-M1 sets no lower bound and tunes only this one). Default 3.0 = cap 4.0, Tinker's
+    CISPO default threshold."""
+    # --- sampler/trainer mismatch ---
+    is_cap: float | None = Field(None, gt=0.0)
+    """is_pg only: truncated importance sampling (Yao et al. 2025, 'Your efficient RL framework
+    secretly brings you off-policy RL training'): the IS weight is min(rho, is_cap). None = no
+    truncation (the study's). Typical value: 2.0; worth setting in bf16 or with async_rollouts."""
+    # --- normaliser ---
+    constant_norm: int | None = Field(None, ge=1)
+    """aggregation=constant: the constant token count per sequence (Dr. GRPO uses the generation
+    budget). None = the trainer fills it with the sampling max_tokens before calling the loss;
+    aggregate() raises if it is still None."""
+    # --- KL ---
+    kl_beta: float = Field(0.0, ge=0.0)
+    """Weight of the k3 KL estimate to the initial (reference) policy; the trainer adds kl_k3(...)
+    to the loss only when > 0. 0 = no KL (the study's)."""
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> LossConfig:
+        if self.is_cap is not None and self.kind != "is_pg":
+            raise ValueError(
+                f"is_cap (truncated IS) applies only to kind='is_pg', got kind={self.kind!r}; "
+                "ppo/gspo clip the ratio themselves and cispo caps it with cispo_clip_high"
+            )
+        if (
+            self.kind == "gspo"
+            and "aggregation" in self.model_fields_set
+            and self.aggregation != "sequence"
+        ):
+            raise ValueError(
+                f"aggregation={self.aggregation!r} does not apply to kind='gspo': GSPO's "
+                "objective is a mean over sequences; leave aggregation unset or use 'sequence'"
+            )
+        return self
+
+
 class AlgorithmSection(Section):
-    advantage: str = "mean_centred"
-    """Group advantage (grpo_lora/advantages.py): mean_centred | grpo | grpo_bessel | rloo |
-    dr_grpo."""
+    advantage: Literal["mean_centred", "grpo", "grpo_bessel", "rloo", "dr_grpo"] = "mean_centred"
+    """Group advantage (a key of ADVANTAGES, grpo_lora/rl/advantages.py)."""
     loss: LossConfig = Field(default_factory=LossConfig)
-    """The policy-gradient loss and its knobs (grpo_lora/losses.py)."""
+    """The policy-gradient loss and its knobs (grpo_lora/rl/losses.py)."""
     async_rollouts: int = Field(0, ge=0, le=1)
     """1 = one-step off-policy overlap: the engine samples step t+1's rollouts with the weights of
     step t while the trainer updates on step t's (on a CPU, generation and training then use a
     core each); the importance ratio against the sampler's log-probs corrects for the lag.
     0 = on-policy (the study's)."""
-
-    @field_validator("advantage")
-    @classmethod
-    def _known_advantage(cls, name):
-        if name not in ADVANTAGES:
-            raise ValueError(f"must be one of {sorted(ADVANTAGES)}")
-        return name
 
 
 class OptimizerSection(Section):
@@ -290,6 +369,23 @@ class Config(Section):
         """The temperature of held-out samples: logging.eval_temperature, else engine.temperature."""
         return self.logging.eval_temperature or self.engine.temperature
 
+    def make_engine(self, model_path, max_lora_rank: int | None, max_loras: int = 1):
+        """The rollout engine the ``engine`` section describes, serving ``model_path``."""
+        from grpo_lora.engines import (
+            make_engine,  # torch and vLLM load with an engine, not a config
+        )
+
+        return make_engine(
+            self.engine.kind,
+            str(model_path),
+            dtype=self.model.dtype,
+            max_lora_rank=max_lora_rank,
+            seed=self.seed,
+            gpu_memory_utilization=self.engine.gpu_memory_utilization,
+            cpu_kv_cache_bytes=int(self.engine.cpu_kv_cache_gb * 2**30),
+            **({"max_loras": max_loras} if max_loras > 1 else {}),
+        )
+
     def derived(self, world_size: int = 1) -> dict[str, int]:
         """Quantities people compute by hand and get wrong; printed once at start."""
         p, g = self.data.prompts_per_step, self.data.group_size
@@ -303,6 +399,54 @@ class Config(Section):
             "max_completion_tokens_per_step": p * g * self.engine.max_tokens,
             "episodes_total": p * g * self.schedule.steps,
         }
+
+
+# What runs of one pack (one trainer process, `grpo_lora.rl.pack`) may differ in.
+PACK_OWN_FIELDS = ("seed", "run_dir", "lora", "optimizer")
+
+
+def pack_key(cfg: Config) -> str:
+    """Runs with equal keys can share a pack: same model, engine, data, algorithm, schedule,
+    logging and checkpoints; LoRA (FullFT runs pack with nothing)."""
+    if cfg.lora.full:
+        return f"full:{cfg.run_dir}"
+    return json.dumps(_pack_shared(cfg), sort_keys=True)
+
+
+def _pack_shared(cfg: Config) -> dict:
+    """The settings every run of a pack must share."""
+    return cfg.model_dump(mode="json", exclude=set(PACK_OWN_FIELDS))
+
+
+def check_pack(cfgs: list[Config]) -> None:
+    """A one-line ConfigError naming the first field on which a run differs from the first."""
+    if not cfgs:
+        raise ConfigError("a pack needs at least one run")
+    first = _pack_shared(cfgs[0])
+    for cfg in cfgs:
+        if cfg.algorithm.async_rollouts:
+            raise ConfigError(
+                f"{cfg.run_dir}: algorithm.async_rollouts is {cfg.algorithm.async_rollouts}; packed "
+                "runs sample in step (set it to 0, or run this point without --pack)"
+            )
+        if cfg.lora.full:
+            raise ConfigError(f"{cfg.run_dir}: FullFT runs cannot be packed (lora.full is true)")
+        other = _pack_shared(cfg)
+        for section, values in first.items():
+            if values != other[section]:
+                diff = _first_difference(section, values, other[section])
+                raise ConfigError(f"{cfg.run_dir}: {diff} differs from {cfgs[0].run_dir}'s")
+    dirs = [c.run_dir for c in cfgs]
+    if len(set(dirs)) != len(dirs):
+        raise ConfigError(f"two runs of the pack share a run_dir: {dirs}")
+
+
+def _first_difference(key: str, a, b) -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in a:
+            if a[k] != b.get(k):
+                return _first_difference(f"{key}.{k}", a[k], b.get(k))
+    return key
 
 
 def parse_overrides(overrides: list[str]) -> dict:
@@ -333,6 +477,20 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
+def _closest(loc: tuple) -> str:
+    """ "; did you mean 'rank'?" for an unknown key at `loc`, naming the known key nearest in
+    spelling among its section's fields ("" when none is close)."""
+    model: type[BaseModel] = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        sub = field.annotation if field is not None else None
+        if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+            return ""
+        model = sub
+    near = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
+    return f"; did you mean {'.'.join([*map(str, loc[:-1]), near[0]])!r}?" if near else ""
+
+
 def build_config(data: dict) -> Config:
     try:
         return Config.model_validate(data)
@@ -343,7 +501,7 @@ def build_config(data: dict) -> Config:
             raise ConfigError(msg) from None
         field = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
-            msg = "unknown key"
+            msg = "unknown key" + _closest(err["loc"])
         got = err.get("input")
         shown = (
             "" if err["type"] == "extra_forbidden" or isinstance(got, dict) else f" (got {got!r})"

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from math import comb
+from pathlib import Path
 
+from transformers import AutoTokenizer
+
+from grpo_lora.checkpoint import read_adapter
+from grpo_lora.config import Config
+from grpo_lora.data import load_problems
 from grpo_lora.data.problems import Problem, grade
-from grpo_lora.engines.base import Sampling
+from grpo_lora.engines.base import RolloutEngine, Sampling
+from grpo_lora.models import resolve_model_path
 from grpo_lora.seeds import completion_seeds
 
 
@@ -84,3 +91,22 @@ def evaluate_adapters(
             scores["greedy_acc"] = sum(right[a * n : (a + 1) * n]) / n
         out.append(scores)
     return out
+
+
+def eval_target(
+    cfg: Config, checkpoint: Path | None = None
+) -> tuple[RolloutEngine, Path, list[Problem]]:
+    """What `grpo-lora eval` scores: an engine serving the recipe's model, or a checkpoint's full
+    model (its ``model/``), or the recipe's model with the checkpoint's adapter (its ``adapter/``)
+    loaded; the path of the model it serves; and the recipe's held-out problems."""
+    model_path = resolve_model_path(cfg.model.path)
+    adapter = full = None
+    if checkpoint is not None:
+        adapter, full = checkpoint / "adapter", checkpoint / "model"
+    serve = full if full is not None and full.exists() else model_path
+    lora = read_adapter(adapter) if adapter is not None and adapter.exists() else None
+    engine = cfg.make_engine(serve, lora[1]["r"] if lora else None)
+    if lora:
+        engine.load_adapter(lora[0], version=0, lora_config=lora[1])
+    problems = load_problems(cfg.data, AutoTokenizer.from_pretrained(str(model_path)))
+    return engine, serve, problems.heldout[: cfg.data.heldout_size]

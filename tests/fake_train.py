@@ -1,8 +1,8 @@
-"""A fake `python -m grpo_lora.train` for the sweep and report tests: no model, no torch.
+"""A fake `python -m grpo_lora train` for the sweep and report tests: no model, no torch.
 
     python tests/fake_train.py RECIPE.yaml [key.sub=value ...] [--resume]
 
-It honours the trainer's contract (see grpo_lora/sweep.py): it writes `config.yaml`,
+It honours the trainer's contract (see grpo_lora/study/sweep_file.py): it writes `config.yaml`,
 `manifest.json`, `metrics.jsonl` (a step-0 eval row, then one row per step), `checkpoints/` every
 2 steps and `summary.json` at the end, and prints one JSON object as its last stdout line.
 Its config.yaml is the base recipe with the overrides set by `_set`, not the full dump the real
@@ -61,6 +61,29 @@ def _set(d: dict, key: str, value: str) -> None:
     d[leaf] = yaml.safe_load(value)
 
 
+def _begin(cfg: dict, run_dir: Path, resume: bool, params: int) -> int:
+    """The step the run starts after: resumed like the trainer (from the last checkpoint, or from
+    step 0 when none was saved, dropping later metric rows), else a fresh run directory."""
+    ckpt = run_dir / "checkpoints"
+    metrics = run_dir / "metrics.jsonl"
+    start = 0
+    if resume:
+        if (ckpt / "state.json").exists():
+            start = json.loads((ckpt / "state.json").read_text())["step"]
+        rows = [json.loads(x) for x in metrics.read_text().splitlines()]
+        metrics.write_text("".join(json.dumps(r) + "\n" for r in rows if r["step"] <= start))
+        return start
+    rank = cfg["lora"]["rank"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    manifest = {"seed": int(cfg.get("seed", 0)), "world_size": 1, "trainable_params": params}
+    manifest |= {"total_params": FULL_PARAMS + (0 if rank == "full" else params)}
+    manifest["versions"] = {"fake_train": "1"}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    metrics.write_text(json.dumps({"step": 0, "eval/pass1": 0.2, "eval/greedy_acc": 0.25}) + "\n")
+    return start
+
+
 def main(argv: list[str]) -> int:
     resume = "--resume" in argv
     args = [a for a in argv if a != "--resume"]
@@ -91,23 +114,7 @@ def main(argv: list[str]) -> int:
 
     ckpt = run_dir / "checkpoints"
     metrics = run_dir / "metrics.jsonl"
-    start = 0
-    if resume:  # like the trainer: from the last checkpoint, or from step 0 when none was saved
-        if (ckpt / "state.json").exists():
-            start = json.loads((ckpt / "state.json").read_text())["step"]
-        rows = [json.loads(x) for x in metrics.read_text().splitlines()]
-        metrics.write_text("".join(json.dumps(r) + "\n" for r in rows if r["step"] <= start))
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg))
-        manifest = {"seed": seed, "world_size": 1, "trainable_params": params}
-        manifest |= {"total_params": FULL_PARAMS + (0 if rank == "full" else params)}
-        manifest["versions"] = {"fake_train": "1"}
-        (run_dir / "manifest.json").write_text(json.dumps(manifest))
-        metrics.write_text(
-            json.dumps({"step": 0, "eval/pass1": 0.2, "eval/greedy_acc": 0.25}) + "\n"
-        )
-
+    start = _begin(cfg, run_dir, resume, params)
     level = final_level(rank, targets, lr)
     pass1 = 0.2
     for step in range(start + 1, steps + 1):

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from grpo_lora import advantages
-from grpo_lora.advantages import (
+from grpo_lora.rl import advantages
+from grpo_lora.rl.advantages import (
     ADVANTAGES,
     dr_grpo,
     grpo,
@@ -120,3 +120,12 @@ def test_doctests():
     failures, attempted = doctest.testmod(advantages, verbose=False)
     assert failures == 0
     assert attempted >= 4  # mean_centred, grpo, rloo, zero_signal each show one
+
+
+def test_advantages_registry_matches_config_literal():
+    from typing import get_args
+
+    from grpo_lora.config import AlgorithmSection
+
+    names = get_args(AlgorithmSection.model_fields["advantage"].annotation)
+    assert set(advantages.ADVANTAGES) == set(names)

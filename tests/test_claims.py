@@ -1,4 +1,4 @@
-"""grpo_lora.claims on a hand-built study (GRPO runs at three widths and two batch sizes, and SFT
+"""grpo_lora.study.claims on a hand-built study (GRPO runs at three widths and two batch sizes, and SFT
 runs), whose verdicts are worked out below by hand."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grpo_lora import claims, report, runs
-from grpo_lora.report import Study
+from grpo_lora.study import claims, report, runs
+from grpo_lora.study.arms import group_arms
+from grpo_lora.study.studies import Study, studies
 
 G = 8
 # (prompts_per_step, steps): the main batch, 4x larger with the same 1,280 episodes, and the main
@@ -139,10 +140,10 @@ def study_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def verdicts(study_dir) -> dict[str, claims.Verdict]:
     finished = runs.load_runs(study_dir)[0]
-    rl = report.studies(finished)
+    rl = studies(finished)
     main = claims.main_study(rl)
     long = claims.plateau_study(rl, main)
-    sl = report.group_arms([r for r in finished if r.command == "sft"])
+    sl = group_arms([r for r in finished if r.command == "sft"])
     out = [
         claims.at_horizons(claims.claim_match, main, long),
         claims.at_horizons(claims.claim_lr, main, long),
@@ -155,7 +156,7 @@ def verdicts(study_dir) -> dict[str, claims.Verdict]:
 
 
 def test_sft_runs_are_not_grpo_studies(study_dir):
-    rl = report.studies(runs.load_runs(study_dir)[0])
+    rl = studies(runs.load_runs(study_dir)[0])
     # tiny at P8 over 20 and 40 steps and at P32, tiny-w64, tiny-w256: the SFT runs (tiny, P8,
     # 10 steps) joined none of them
     assert sorted((s.runs[0].model, s.runs[0].pps, s.n_steps, len(s.runs)) for s in rl) == [
@@ -255,7 +256,7 @@ def test_noise_is_no_longer_called_a_match(tmp_path):
     t_{0.95, 2} = 2.919986, half 0.0759: [-0.143, +0.009] reaches past both -0.05 and 0. At 4 seeds
     t_{0.95, 3} * 0.045 / 2 = 0.053 < 0.067 would settle it."""
     _noisy_gap_runs(tmp_path)
-    main = claims.main_study(report.studies(runs.load_runs(tmp_path)[0]))
+    main = claims.main_study(studies(runs.load_runs(tmp_path)[0]))
     v = claims.claim_match(main)
     assert v.verdict == "cannot tell"
     assert (
@@ -270,7 +271,7 @@ def test_an_optimum_on_the_edge_cannot_tell(tmp_path):
         _rl_run(tmp_path / f"f{i}", "tiny", MAIN, "full", None, lr, 0, final)
     for i, (lr, final) in enumerate(zip(LORA_LRS, (0.6, 0.7, 0.6))):
         _rl_run(tmp_path / f"l{i}", "tiny", MAIN, 1, "all", lr, 0, final)
-    main = claims.main_study(report.studies(runs.load_runs(tmp_path)[0]))
+    main = claims.main_study(studies(runs.load_runs(tmp_path)[0]))
     v = claims.claim_match(main)
     assert v.verdict == "cannot tell" and "edge of the LRs run for FullFT" in v.text
     v = claims.claim_lr(main)
@@ -305,14 +306,14 @@ def test_plateau_is_the_rise_of_a_line_over_the_last_quarter(tmp_path):
         rows = [{"step": t, "reward/mean": r} for t, r in enumerate(curve, 1)]
         (d / "run" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         (d / "run" / "summary.json").write_text(json.dumps({"steps": 8}))
-    rising = claims.plateau(report.studies(runs.load_runs(tmp_path / "rising")[0])[0])
+    rising = claims.plateau(studies(runs.load_runs(tmp_path / "rising")[0])[0])
     assert "had NOT plateaued by step 8" in rising and "rose +0.100 over steps 7-8" in rising
-    flat = claims.plateau(report.studies(runs.load_runs(tmp_path / "flat")[0])[0])
+    flat = claims.plateau(studies(runs.load_runs(tmp_path / "flat")[0])[0])
     assert "has plateaued by step 8" in flat and "rose +0.000 over steps 7-8" in flat
 
 
 def test_main_study_is_the_shortest_horizon_even_when_the_plateau_has_more_runs(study_dir):
-    rl = report.studies(runs.load_runs(study_dir)[0])
+    rl = studies(runs.load_runs(study_dir)[0])
     long = next(s for s in rl if s.n_steps == 40)
     bigger = [dataclasses.replace(long, runs=long.runs * 3) if s is long else s for s in rl]
     main = claims.main_study(bigger)
@@ -324,7 +325,7 @@ def test_the_report_reads_the_main_study_then_the_plateau_then_the_rest(study_di
     def key(s):
         return s.runs[0].model, s.runs[0].pps, s.n_steps
 
-    given = list(reversed(report.studies(runs.load_runs(study_dir)[0])))
+    given = list(reversed(studies(runs.load_runs(study_dir)[0])))
     order = [key(s) for s in claims.reading_order(given)]
     assert order[:2] == [("tiny", 8, 20), ("tiny", 8, 40)]  # main, plateau
     assert order[2:] == [key(s) for s in given if key(s) not in order[:2]]  # the rest as given
@@ -356,7 +357,7 @@ def _confirmation_study(root: Path, record: dict | None) -> Study:
             _rl_run(root / f"{rank}-c{seed}", "tiny", MAIN, rank, targets, lrs[1], seed, final)
     if record is not None:
         (root / "sweep.json").write_text(json.dumps(record))
-    return claims.main_study(report.studies(runs.load_runs(root)[0]))
+    return claims.main_study(studies(runs.load_runs(root)[0]))
 
 
 @pytest.mark.parametrize(
@@ -400,7 +401,7 @@ def test_the_sweeps_margin_judges_every_verdict(tmp_path):
     _noisy_gap_runs(tmp_path)
     record = {"margin": 0.2, "selection_seeds": [0, 1, 2], "confirm_seeds": []}
     (tmp_path / "sweep.json").write_text(json.dumps(record))
-    main = claims.main_study(report.studies(runs.load_runs(tmp_path)[0]))
+    main = claims.main_study(studies(runs.load_runs(tmp_path)[0]))
     assert main.margin == 0.2
     v = claims.claim_match(main)
     assert v.verdict == "holds"
@@ -422,5 +423,5 @@ def test_sft_chooses_its_lr_on_the_validation_split_not_the_heldout_set(tmp_path
             rows = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
             rows[-1]["eval/val_logloss"] = val
             (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (arm,) = report.group_arms(runs.load_runs(tmp_path)[0]).values()
+    (arm,) = group_arms(runs.load_runs(tmp_path)[0]).values()
     assert arm.best.lr == 3e-3 and arm.judged.held == pytest.approx([-0.020, -0.020])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
+from grpo_lora.commands.train import main as train_main
 from grpo_lora.config import ConfigError, load_config, parse_overrides
-from grpo_lora.train import main as train_main
 
 ROOT = Path(__file__).parent.parent
 # every training or sweep recipe, GPU ones included (accelerate's own config files aside)
@@ -19,7 +20,7 @@ RECIPES = sorted(p for p in ROOT.joinpath("recipes").rglob("*.yaml") if "acceler
 def test_every_recipe_validates(path):
     data = yaml.safe_load(path.read_text())
     if data.get("kind") == "sweep":
-        from grpo_lora.sweep import load_sweep
+        from grpo_lora.study.sweep_file import load_sweep
 
         load_sweep(path)
     else:
@@ -80,6 +81,27 @@ def test_malformed_recipe_names_the_field(tmp_path, capsys, body, overrides, fie
     assert train_main([str(recipe), *overrides]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and field in err, err
+
+
+@pytest.mark.parametrize(
+    ("overrides", "suggestion"),
+    [
+        (["lora.rnk=2"], "did you mean 'lora.rank'?"),
+        (["schedul.steps=3"], "did you mean 'schedule'?"),
+        (["algorithm.loss.knd=dapo"], "did you mean 'algorithm.loss.kind'?"),
+    ],
+)
+def test_an_unknown_key_names_the_closest_known_one(capsys, overrides, suggestion):
+    with pytest.raises(ConfigError, match=re.escape(suggestion)):
+        load_config(None, overrides)
+    assert train_main(["recipes/tiny_lora_r1.yaml", *overrides]) == 2
+    assert suggestion in capsys.readouterr().err
+
+
+def test_an_unknown_key_far_from_any_names_none():
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["optimizer.xyzzy=1"])
+    assert str(e.value) == "optimizer.xyzzy: unknown key"
 
 
 def test_missing_recipe_is_exit_2(capsys, tmp_path):

@@ -10,7 +10,9 @@ import pytest
 
 from grpo_lora.config import load_config
 from grpo_lora.data import load_problems
-from grpo_lora.data.problems import Problem, ProblemSet, grade, jsonl, tiny_arith
+from grpo_lora.data.jsonl import jsonl
+from grpo_lora.data.problems import Problem, ProblemSet, grade
+from grpo_lora.data.tiny_arith import tiny_arith
 from grpo_lora.tiny.task import heldout
 
 ROOT = Path(__file__).parent.parent

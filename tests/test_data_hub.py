@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grpo_lora.data.hub import load_hub
+from grpo_lora.config import load_config
+from grpo_lora.data import deepmath, gsm8k, math
 from grpo_lora.data.templates import INSTRUCTIONS, format_prompt
 
 DATA = Path(__file__).parent / "data"
@@ -35,7 +36,7 @@ def tokenizer():
 
 
 def test_gsm8k_maps_question_and_full_answer_and_uses_test_split():
-    ps = load_hub("gsm8k", str(GSM8K), template="raw")
+    ps = gsm8k.DATASET.load(str(GSM8K), template="raw")
     train, test = jsonl(GSM8K / "train.jsonl"), jsonl(GSM8K / "test.jsonl")
     assert [p.prompt for p in ps.train] == [r["question"] for r in train]
     assert [p.gold for p in ps.train] == [r["answer"] for r in train]  # whole answer, '#### N' kept
@@ -49,7 +50,7 @@ def test_gsm8k_maps_question_and_full_answer_and_uses_test_split():
 
 
 def test_math_maps_problem_and_full_solution_and_uses_test_split():
-    ps = load_hub("math", str(MATH), template="raw")
+    ps = math.DATASET.load(str(MATH), template="raw")
     train, test = jsonl(MATH / "train.jsonl"), jsonl(MATH / "test.jsonl")
     assert [(p.prompt, p.gold) for p in ps.train] == [(r["problem"], r["solution"]) for r in train]
     assert [(p.prompt, p.gold) for p in ps.heldout] == [(r["problem"], r["solution"]) for r in test]
@@ -58,7 +59,7 @@ def test_math_maps_problem_and_full_solution_and_uses_test_split():
 
 
 def test_math500_as_heldout_source_replaces_the_test_split():
-    ps = load_hub("math", str(MATH), heldout_source=str(MATH500), template="raw")
+    ps = math.DATASET.load(str(MATH), heldout_source=str(MATH500), template="raw")
     rows = jsonl(MATH500)
     assert [(p.prompt, p.gold) for p in ps.heldout] == [(r["problem"], r["solution"]) for r in rows]
     assert [p.id for p in ps.heldout] == ["math-heldout-0", "math-heldout-1"]
@@ -67,7 +68,7 @@ def test_math500_as_heldout_source_replaces_the_test_split():
 
 def test_deepmath_maps_final_answer_and_slices_a_seeded_heldout_from_train():
     rows = jsonl(DEEPMATH)
-    ps = load_hub("deepmath", str(DEEPMATH), template="raw", n_heldout=2, seed=0)
+    ps = deepmath.DATASET.load(str(DEEPMATH), template="raw", n_heldout=2, seed=0)
     assert len(ps.train) == len(rows) - 2 and len(ps.heldout) == 2
     got = {p.prompt: p.gold for p in ps.train + ps.heldout}
     assert got == {r["question"]: r["final_answer"] for r in rows}  # partition; gold = final_answer
@@ -75,11 +76,11 @@ def test_deepmath_maps_final_answer_and_slices_a_seeded_heldout_from_train():
     assert {p.dataset for p in ps.train + ps.heldout} == {"deepmath"}
     # held-out problems keep the id of their train row, so one can tell where they came from
     assert all(p.id.startswith("deepmath-train-") for p in ps.heldout)
-    again = load_hub("deepmath", str(DEEPMATH), template="raw", n_heldout=2, seed=0)
+    again = deepmath.DATASET.load(str(DEEPMATH), template="raw", n_heldout=2, seed=0)
     assert again.heldout == ps.heldout and again.train == ps.train  # pure function of the seed
 
     def heldout_ids(seed):
-        ps = load_hub("deepmath", str(DEEPMATH), template="raw", n_heldout=2, seed=seed)
+        ps = deepmath.DATASET.load(str(DEEPMATH), template="raw", n_heldout=2, seed=seed)
         return tuple(p.id for p in ps.heldout)
 
     heldouts = {heldout_ids(s) for s in range(6)}
@@ -87,20 +88,20 @@ def test_deepmath_maps_final_answer_and_slices_a_seeded_heldout_from_train():
 
 
 def test_heldout_source_means_no_slice_is_taken_from_train():
-    ps = load_hub("deepmath", str(DEEPMATH), heldout_source=str(DEEPMATH), template="raw")
+    ps = deepmath.DATASET.load(str(DEEPMATH), heldout_source=str(DEEPMATH), template="raw")
     assert len(ps.train) == len(jsonl(DEEPMATH)) == len(ps.heldout)
 
 
 def test_n_heldout_cuts_a_test_split_and_max_train_trims_deterministically():
-    ps = load_hub("gsm8k", str(GSM8K), template="raw", n_heldout=1, max_train=2, seed=3)
-    full = load_hub("gsm8k", str(GSM8K), template="raw")
+    ps = gsm8k.DATASET.load(str(GSM8K), template="raw", n_heldout=1, max_train=2, seed=3)
+    full = gsm8k.DATASET.load(str(GSM8K), template="raw")
     assert len(ps.heldout) == 1 and ps.heldout[0] in full.heldout
     assert len(ps.train) == 2
     ids = [p.id for p in ps.train]
     assert ids == sorted(ids, key=[p.id for p in full.train].index)  # source order kept
-    again = load_hub("gsm8k", str(GSM8K), template="raw", n_heldout=1, max_train=2, seed=3)
+    again = gsm8k.DATASET.load(str(GSM8K), template="raw", n_heldout=1, max_train=2, seed=3)
     assert again.train == ps.train and again.heldout == ps.heldout
-    assert load_hub("gsm8k", str(GSM8K), template="raw", max_train=99).train == full.train
+    assert gsm8k.DATASET.load(str(GSM8K), template="raw", max_train=99).train == full.train
 
 
 def test_parquet_and_json_files_load_like_jsonl(tmp_path):
@@ -109,9 +110,9 @@ def test_parquet_and_json_files_load_like_jsonl(tmp_path):
     rows = jsonl(DEEPMATH)
     datasets.Dataset.from_list(rows).to_parquet(str(tmp_path / "deepmath.parquet"))
     (tmp_path / "deepmath.json").write_text(json.dumps(rows))  # one JSON array
-    want = load_hub("deepmath", str(DEEPMATH), template="raw", n_heldout=2)
+    want = deepmath.DATASET.load(str(DEEPMATH), template="raw", n_heldout=2)
     for name in ("deepmath.parquet", "deepmath.json"):
-        got = load_hub("deepmath", str(tmp_path / name), template="raw", n_heldout=2)
+        got = deepmath.DATASET.load(str(tmp_path / name), template="raw", n_heldout=2)
         assert [(p.prompt, p.gold) for p in got.train] == [(p.prompt, p.gold) for p in want.train]
         assert [(p.prompt, p.gold) for p in got.heldout] == [
             (p.prompt, p.gold) for p in want.heldout
@@ -125,8 +126,8 @@ def test_save_to_disk_folder_loads(tmp_path):
         {s: datasets.Dataset.from_list(jsonl(GSM8K / f"{s}.jsonl")) for s in ("train", "test")}
     )
     dd.save_to_disk(str(tmp_path / "gsm8k"))
-    ps = load_hub("gsm8k", str(tmp_path / "gsm8k"), template="raw")
-    assert ps.train == load_hub("gsm8k", str(GSM8K), template="raw").train
+    ps = gsm8k.DATASET.load(str(tmp_path / "gsm8k"), template="raw")
+    assert ps.train == gsm8k.DATASET.load(str(GSM8K), template="raw").train
     assert len(ps.heldout) == 2
 
 
@@ -157,12 +158,12 @@ def test_default_sources_go_through_load_dataset_with_their_hub_ids(monkeypatch)
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
 
-    gsm = load_hub("gsm8k", template="raw")
+    gsm = gsm8k.DATASET.load(template="raw")
     assert calls == [("openai/gsm8k", "main")]
     assert gsm.name == "gsm8k" and len(gsm.heldout) == 2  # openai/gsm8k's test split
 
     calls.clear()
-    math = load_hub("math", template="raw")
+    math_set = math.DATASET.load(template="raw")
     subjects = [c[1] for c in calls if c[0] == "EleutherAI/hendrycks_math"]
     assert subjects == [
         "algebra",
@@ -174,16 +175,16 @@ def test_default_sources_go_through_load_dataset_with_their_hub_ids(monkeypatch)
         "precalculus",
     ]
     assert calls[-1] == ("HuggingFaceH4/MATH-500", None)
-    assert len(math.train) == 7 * 3  # every subject's train split, concatenated
-    assert [p.gold for p in math.heldout] == [r["solution"] for r in jsonl(MATH500)]  # MATH-500
+    assert len(math_set.train) == 7 * 3  # every subject's train split, concatenated
+    assert [p.gold for p in math_set.heldout] == [r["solution"] for r in jsonl(MATH500)]  # MATH-500
 
     calls.clear()
-    deep = load_hub("deepmath", template="raw", n_heldout=2)
+    deep = deepmath.DATASET.load(template="raw", n_heldout=2)
     assert calls == [("zwhe99/DeepMath-103K", None)]
     assert (len(deep.train), len(deep.heldout)) == (4, 2)  # train only: a slice is held out
 
     calls.clear()
-    load_hub("math", "EleutherAI/hendrycks_math:algebra", template="raw")  # one config by name
+    math.DATASET.load("EleutherAI/hendrycks_math:algebra", template="raw")  # one config by name
     assert calls == [("EleutherAI/hendrycks_math", "algebra")]
 
 
@@ -196,7 +197,7 @@ def test_plain_template_appends_the_dataset_instruction():
     assert "####" in INSTRUCTIONS["gsm8k"]
     assert "\\boxed{}" in INSTRUCTIONS["math"] and "\\boxed{}" in INSTRUCTIONS["deepmath"]
     assert format_prompt(q, "raw") == q
-    ps = load_hub("math", str(MATH), template="plain")
+    ps = math.DATASET.load(str(MATH), template="plain")
     assert (
         ps.train[0].prompt
         == f"{jsonl(MATH / 'train.jsonl')[0]['problem']}\n\n{INSTRUCTIONS['math']}"
@@ -207,7 +208,7 @@ def test_chat_template_renders_a_user_turn_and_opens_the_assistant_turn(tokenize
     q = "What is 2+3?"
     want = f"<|im_start|>user\n{q}\n\n{INSTRUCTIONS['gsm8k']}<|im_end|>\n<|im_start|>assistant\n"
     assert format_prompt(q, "chat", tokenizer, dataset="gsm8k") == want
-    ps = load_hub("gsm8k", str(GSM8K), tokenizer=tokenizer)  # chat is the default template
+    ps = gsm8k.DATASET.load(str(GSM8K), tokenizer=tokenizer)  # chat is the default template
     question = jsonl(GSM8K / "train.jsonl")[0]["question"]
     assert ps.train[0].prompt == format_prompt(question, "chat", tokenizer, dataset="gsm8k")
     assert ps.train[0].prompt.endswith("<|im_start|>assistant\n")
@@ -220,50 +221,50 @@ def test_missing_column_names_the_column_the_file_and_the_columns_found(tmp_path
     bad = tmp_path / "gsm8k.jsonl"
     bad.write_text(json.dumps({"problem": "1+1?", "answer": "#### 2"}) + "\n")
     with pytest.raises(ValueError) as e:
-        load_hub("gsm8k", str(bad), template="raw", n_heldout=0)
+        gsm8k.DATASET.load(str(bad), template="raw", n_heldout=0)
     msg = str(e.value)
     assert "'question'" in msg and str(bad) in msg and "problem, answer" in msg
     assert "\n" not in msg
     renamed = tmp_path / "deepmath.jsonl"  # DeepMath rows with 'answer' for 'final_answer'
     renamed.write_text(json.dumps({"question": "1+1?", "answer": "2"}) + "\n")
     with pytest.raises(ValueError, match="'final_answer'"):
-        load_hub("deepmath", str(renamed), template="raw", n_heldout=0)
+        deepmath.DATASET.load(str(renamed), template="raw", n_heldout=0)
 
 
 def test_missing_empty_and_unsupported_files(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nope\.jsonl"):
-        load_hub("gsm8k", str(tmp_path / "nope.jsonl"), template="raw")
+        gsm8k.DATASET.load(str(tmp_path / "nope.jsonl"), template="raw")
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(ValueError, match="empty"):
-        load_hub("gsm8k", str(tmp_path / "empty.jsonl"), template="raw")
+        gsm8k.DATASET.load(str(tmp_path / "empty.jsonl"), template="raw")
     (tmp_path / "blank.jsonl").write_text("\n\n")
     with pytest.raises(ValueError, match=r"blank\.jsonl"):
-        load_hub("gsm8k", str(tmp_path / "blank.jsonl"), template="raw")
+        gsm8k.DATASET.load(str(tmp_path / "blank.jsonl"), template="raw")
     (tmp_path / "rows.csv").write_text("question,answer\n")
     with pytest.raises(ValueError, match=r"unsupported file type '\.csv'"):
-        load_hub("gsm8k", str(tmp_path / "rows.csv"), template="raw")
+        gsm8k.DATASET.load(str(tmp_path / "rows.csv"), template="raw")
     (tmp_path / "folder").mkdir()
     with pytest.raises(ValueError, match="empty"):
-        load_hub("gsm8k", str(tmp_path / "folder"), template="raw")
+        gsm8k.DATASET.load(str(tmp_path / "folder"), template="raw")
 
 
 def test_too_few_rows_to_slice_a_heldout():
     with pytest.raises(ValueError, match="n_heldout=6"):
-        load_hub("deepmath", str(DEEPMATH), template="raw", n_heldout=6)
+        deepmath.DATASET.load(str(DEEPMATH), template="raw", n_heldout=6)
 
 
 def test_unknown_template_and_dataset_name(tokenizer):
     with pytest.raises(ValueError, match=r"'fancy'.*chat, plain, raw"):
         format_prompt("q", "fancy")
     with pytest.raises(ValueError, match=r"'fancy'.*chat, plain, raw"):
-        load_hub("gsm8k", str(GSM8K), template="fancy")
+        gsm8k.DATASET.load(str(GSM8K), template="fancy")
     with pytest.raises(ValueError, match=r"'svamp'.*gsm8k, math, deepmath"):
-        load_hub("svamp", str(GSM8K))
+        load_config(None, ["data.name=svamp"])
 
 
 def test_chat_template_needs_a_tokenizer_with_a_chat_template(tokenizer):
     with pytest.raises(ValueError, match="needs a tokenizer"):
-        load_hub("gsm8k", str(GSM8K))  # chat by default, no tokenizer given
+        gsm8k.DATASET.load(str(GSM8K))  # chat by default, no tokenizer given
     tokenizer_no_chat = copy.deepcopy(tokenizer)
     tokenizer_no_chat.chat_template = None
     with pytest.raises(ValueError, match="has none"):
@@ -289,14 +290,19 @@ def test_every_fixture_gold_is_gradable():
     grade = getattr(rewards, "grade", None)
     if grade is None:  # not exported at the top yet: the module that will hold it
         grade = pytest.importorskip("rewards.grader", reason="no rewards.grade yet").grade
-    for name, src in (("gsm8k", GSM8K), ("math", MATH), ("deepmath", DEEPMATH)):
-        ps = load_hub(name, str(src), template="raw", n_heldout=0 if name == "deepmath" else 256)
+    for dataset, src in (
+        (gsm8k.DATASET, GSM8K),
+        (math.DATASET, MATH),
+        (deepmath.DATASET, DEEPMATH),
+    ):
+        name = dataset.name
+        ps = dataset.load(str(src), template="raw", n_heldout=0 if name == "deepmath" else 256)
         problems = ps.train + ps.heldout  # train then test rows, each in file order
         assert len(problems) == len(ANSWERS[name])
         for p, answer in zip(problems, ANSWERS[name]):
             g = grade(STATED[name](answer), p.gold, name)
             assert g.correct, (p.id, p.gold, g)
-    ps = load_hub("math", str(MATH), heldout_source=str(MATH500), template="raw")
+    ps = math.DATASET.load(str(MATH), heldout_source=str(MATH500), template="raw")
     for p, row in zip(ps.heldout, jsonl(MATH500)):  # MATH-500's own 'answer' column, stated
         g = grade(STATED["math"](row["answer"]), p.gold, "math")
         assert g.correct, (p.id, p.gold, g)

@@ -11,9 +11,10 @@ import pytest
 import torch
 from conftest import random_adapter
 
-from grpo_lora.batch import make_batch
 from grpo_lora.engines import EngineError, Sampling, make_engine
-from grpo_lora.policy import load_policy, token_logprobs
+from grpo_lora.policy import load_policy
+from grpo_lora.rl.batch import make_batch
+from grpo_lora.rl.logprobs import token_logprobs
 from grpo_lora.tiny.task import heldout
 
 PROMPTS = [p.prompt for p in heldout(16)]

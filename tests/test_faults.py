@@ -40,8 +40,8 @@ def config(run_dir, *overrides):
 
 
 def test_engine_error_mid_run_checkpoints_the_last_step(tmp_path, tiny_path, monkeypatch):
-    from grpo_lora import trainer
     from grpo_lora.engines.vllm import VLLMEngine
+    from grpo_lora.rl import trainer
 
     real_generate, calls = VLLMEngine.generate, []
 
@@ -72,7 +72,8 @@ def test_engine_error_mid_run_checkpoints_the_last_step(tmp_path, tiny_path, mon
 def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, tiny_path, monkeypatch):
     import torch
 
-    from grpo_lora import checkpoint, trainer
+    from grpo_lora import checkpoint
+    from grpo_lora.rl import trainer
 
     real_save, saves = torch.save, []
 
@@ -126,7 +127,8 @@ def test_one_of_two_processes_killed_the_other_exits(tmp_path, tiny_path):
     cmd = [
         *TWO_PROCESSES,
         "-m",
-        "grpo_lora.train",
+        "grpo_lora",
+        "train",
         str(ROOT / "recipes" / "tiny_lora_r1.yaml"),
         f"run_dir={run_dir}",
         *FAST,
@@ -173,8 +175,8 @@ def test_a_step_failing_mid_update_resumes_to_the_uninterrupted_rows(
     """Step 3 fails inside its update, after its forward pass. The run checkpoints step 2 with
     what step 3 needs to run again as it first did, and a resume writes the rows of the run that
     never failed."""
-    from grpo_lora import trainer
     from grpo_lora.engines.vllm import VLLMEngine
+    from grpo_lora.rl import trainer, update
 
     common = ("schedule.steps=4", "checkpoint.every=0", "optimizer.lr=1e-2", *mode)
     trainer.train(config(tmp_path / "straight", *common))
@@ -182,7 +184,7 @@ def test_a_step_failing_mid_update_resumes_to_the_uninterrupted_rows(
 
     events = []
     real_generate, real_close = VLLMEngine.generate, VLLMEngine.close
-    real_loss, real_step, at = trainer._micro_loss, trainer._step, {}
+    real_loss, real_step, at = update.micro_loss, trainer.train_step, {}
 
     def tracked_step(run, step, sampled, ahead):
         at["step"] = step
@@ -206,8 +208,8 @@ def test_a_step_failing_mid_update_resumes_to_the_uninterrupted_rows(
 
     monkeypatch.setattr(VLLMEngine, "generate", slow_generate)
     monkeypatch.setattr(VLLMEngine, "close", close)
-    monkeypatch.setattr(trainer, "_micro_loss", failing_loss)
-    monkeypatch.setattr(trainer, "_step", tracked_step)
+    monkeypatch.setattr(update, "micro_loss", failing_loss)
+    monkeypatch.setattr(trainer, "train_step", tracked_step)
     run_dir = tmp_path / "run"
     with pytest.raises(trainer.RunError, match="step 3 failed: RuntimeError: injected fault"):
         trainer.train(config(run_dir, *common))

@@ -13,10 +13,11 @@ from collections import Counter
 import pytest
 import torch
 
-from grpo_lora.batch import make_batch
 from grpo_lora.engines import Sampling
 from grpo_lora.engines.hf import HFEngine
-from grpo_lora.policy import load_policy, token_logprobs
+from grpo_lora.policy import load_policy
+from grpo_lora.rl.batch import make_batch
+from grpo_lora.rl.logprobs import token_logprobs
 from grpo_lora.seeds import completion_seeds
 from grpo_lora.tiny.task import heldout
 

@@ -19,7 +19,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from grpo_lora.losses import (
+from grpo_lora.rl.losses import (
     LOSSES,
     LossConfig,
     Totals,

@@ -1,4 +1,4 @@
-"""grpo_lora.lr_rule: the published rule, worked by hand on local config.json files."""
+"""grpo_lora.study.lr_rule and `grpo-lora lr`: the published rule, worked by hand on local config.json files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from grpo_lora import lr_rule, models
+from grpo_lora import models
+from grpo_lora.commands import lr
+from grpo_lora.study import lr_rule
 
 
 def _model(tmp_path, **cfg):
@@ -40,7 +42,7 @@ def test_rule_on_local_config(tmp_path, cfg, is_lora, steps, expected):
 
 def test_cli_says_what_it_is_based_on(tmp_path, capsys):
     d = _model(tmp_path, hidden_size=896, model_type="qwen2")
-    assert lr_rule.main(["--model", str(d), "--lora"]) == 0
+    assert lr.main(["--model", str(d), "--lora"]) == 0
     out = capsys.readouterr().out
     value = 10 * 5e-5 * (2000 / 896) ** 0.0775
     assert f"suggested learning rate for LoRA of {d}: {value:.3g}" in out
@@ -75,5 +77,5 @@ def test_clear_errors(tmp_path, capsys, model, message):
     (tmp_path / "empty").mkdir()
     _model(tmp_path, model_type="qwen2", hidden_size="wide")
     model = model.format(dir_without_config=tmp_path / "empty", dir_bad_hidden=tmp_path / "model")
-    assert lr_rule.main(["--model", model]) == 2
+    assert lr.main(["--model", model]) == 2
     assert message in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Packed runs (`grpo_lora.pack`, `grpo-lora sweep --pack K`) on the tiny policy with the real vLLM
+"""Packed runs (`grpo_lora.rl.pack`, `grpo-lora sweep --pack K`) on the tiny policy with the real vLLM
 engine: two LoRA runs of different ranks, learning rates and seeds, packed in one process, write
 the metrics rows each writes alone; a packed run killed with SIGKILL resumes to the same rows; one
 packed run that fails leaves the other to finish."""
@@ -33,7 +33,7 @@ POINTS = [
 
 def _cmd(run_dirs, resume=False):
     points = [a for d, p in zip(run_dirs, POINTS) for a in ("--point", f"{p} run_dir={d}")]
-    return [sys.executable, "-m", "grpo_lora.train", RECIPE, *SHARED, *points] + (
+    return [sys.executable, "-m", "grpo_lora", "train", RECIPE, *SHARED, *points] + (
         ["--resume"] if resume else []
     )
 
@@ -44,7 +44,7 @@ def alone(tmp_path_factory):
     rows = []
     for i, point in enumerate(POINTS):
         run_dir = tmp_path_factory.mktemp("alone") / f"p{i}"
-        cmd = [sys.executable, "-m", "grpo_lora.train", RECIPE, *SHARED, *point.split()]
+        cmd = [sys.executable, "-m", "grpo_lora", "train", RECIPE, *SHARED, *point.split()]
         proc = subprocess.run(
             [*cmd, f"run_dir={run_dir}"], capture_output=True, text=True, cwd=ROOT, timeout=600
         )
@@ -105,21 +105,21 @@ def test_packed_run_killed_resumes_to_the_same_rows(tmp_path, tiny_path, alone):
 
 
 def test_one_failing_run_leaves_the_other_to_finish(tmp_path, tiny_path, monkeypatch):
-    from grpo_lora import pack
-    from grpo_lora.trainer import RunError
+    from grpo_lora.rl import pack
+    from grpo_lora.rl.trainer import RunError
 
     cfgs = [
         load_config(RECIPE, [*SHARED, *p.split(), f"run_dir={tmp_path / f'p{i}'}"])
         for i, p in enumerate(POINTS)
     ]
-    real_step = pack._step
+    real_step = pack.train_step
 
     def failing_step(run, step, sampled, ahead):
         if run.policy.adapter == "run1" and step == 1:  # the second run's second step
             raise FloatingPointError("injected fault")
         return real_step(run, step, sampled, ahead)
 
-    monkeypatch.setattr(pack, "_step", failing_step)
+    monkeypatch.setattr(pack, "train_step", failing_step)
     with pytest.raises(RunError, match="1 of 2 packed runs failed: p1: step 2 failed"):
         pack.train_pack(cfgs)
     ok, bad = tmp_path / "p0", tmp_path / "p1"
@@ -139,7 +139,7 @@ def test_one_failing_run_leaves_the_other_to_finish(tmp_path, tiny_path, monkeyp
     ],
 )
 def test_pack_refuses_runs_that_cannot_share(tmp_path, shared, second, says):
-    cmd = [sys.executable, "-m", "grpo_lora.train", RECIPE, *SHARED, *shared, "--dry-run"]
+    cmd = [sys.executable, "-m", "grpo_lora", "train", RECIPE, *SHARED, *shared, "--dry-run"]
     points = [
         "--point",
         f"run_dir={tmp_path / 'a'}",
@@ -153,12 +153,12 @@ def test_pack_refuses_runs_that_cannot_share(tmp_path, shared, second, says):
 
 def test_point_values_may_hold_spaces(tmp_path):
     """`sweep --pack` quotes each point's overrides; `train --point` splits them as a shell does."""
-    from grpo_lora.sweep import command_for
+    from grpo_lora.study.launch import command_for
 
     spaced = [tmp_path / "run a", tmp_path / "run b"]
     points = [SimpleNamespace(overrides=(f"run_dir={d}", "seed=1")) for d in spaced]
     spec = SimpleNamespace(base=RECIPE, overrides=dict(o.split("=", 1) for o in SHARED))
-    cmd = command_for(points, spec, [sys.executable, "-m", "grpo_lora.train"], resume=False)
+    cmd = command_for(points, spec, [sys.executable, "-m", "grpo_lora", "train"], resume=False)
     proc = subprocess.run(
         [*cmd, "--dry-run"], capture_output=True, text=True, cwd=ROOT, timeout=120
     )

@@ -1,4 +1,4 @@
-"""grpo_lora.report on a hand-built runs directory whose answers are worked out below by hand, and
+"""grpo_lora.study.report on a hand-built runs directory whose answers are worked out below by hand, and
 end to end on a sweep run by the fake trainer."""
 
 from __future__ import annotations
@@ -11,7 +11,11 @@ import pytest
 import yaml
 from rich.console import Console
 
-from grpo_lora import report, runs, sweep
+from grpo_lora import checkpoint
+from grpo_lora.commands import report as report_command
+from grpo_lora.study import launch, report, runs, scores, sweep_file
+from grpo_lora.study.arms import group_arms
+from grpo_lora.study.studies import studies
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = 20  # last 10% = steps 19 and 20
@@ -150,10 +154,10 @@ def test_final_reward_is_mean_of_last_10_percent(tmp_path):
     run = runs.read_run(tmp_path / "a")
     assert run.rank == 1 and run.targets == "all" and run.lr == 1e-3
     # step 28: 0.2 + 0.4 * 28/30, step 29: 0.59, step 30: 0.61
-    assert report.final_reward(run) == pytest.approx((0.2 + 0.4 * 28 / 30 + 0.59 + 0.61) / 3)
+    assert scores.final_reward(run) == pytest.approx((0.2 + 0.4 * 28 / 30 + 0.59 + 0.61) / 3)
     del run.rows[29]["reward/mean"]  # a missing key is absent, not zero
-    assert report.final_reward(run) == pytest.approx((0.2 + 0.4 * 28 / 30 + 0.61) / 2)
-    assert report.final_pass1(run) == pytest.approx(0.5)
+    assert scores.final_reward(run) == pytest.approx((0.2 + 0.4 * 28 / 30 + 0.61) / 2)
+    assert scores.final_pass1(run) == pytest.approx(0.5)
 
 
 def test_best_over_lr_is_argmax_of_seed_mean(runs_dir):
@@ -162,7 +166,7 @@ def test_best_over_lr_is_argmax_of_seed_mean(runs_dir):
     assert [(p.name, why) for p, why in unreadable] == [
         ("run-badconfig", "lora.rank: must be >= 1 or 'full' (got 0)")
     ]
-    arms = report.group_arms(finished)
+    arms = group_arms(finished)
     assert list(arms) == [(1, "all"), (1, "attn"), (1, "mlp"), (4, "all"), ("full", None)]
     best = {k: a.best for k, a in arms.items()}
     assert best[("full", None)].lr == 3e-4
@@ -267,7 +271,7 @@ def test_short_run_lists_each_step_once(tmp_path):
 
 
 def test_main_errors_on_empty_dir(tmp_path, capsys):
-    assert report.main([str(tmp_path)]) == 2
+    assert report_command.main([str(tmp_path)]) == 2
     assert "no finished runs" in capsys.readouterr().err
 
 
@@ -285,7 +289,7 @@ def test_sweep_then_report_end_to_end(tmp_path, monkeypatch):
             }
         )
     )
-    spec = sweep.SweepFile.model_validate(
+    spec = sweep_file.SweepFile.model_validate(
         {
             "base": str(base),
             "out_dir": str(tmp_path / "runs"),
@@ -296,7 +300,7 @@ def test_sweep_then_report_end_to_end(tmp_path, monkeypatch):
     )
     fake = [sys.executable, str(REPO / "tests" / "fake_train.py")]
     console = Console(quiet=True)
-    outcomes = sweep.run_sweep(spec, parallel=2, train_cmd=fake, console=console, poll_s=0.02)
+    outcomes = launch.run_sweep(spec, parallel=2, train_cmd=fake, console=console, poll_s=0.02)
     assert {o.status for o in outcomes} == {"finished"} and len(outcomes) == 12
     md = report.write_report(tmp_path / "runs").read_text()
     assert "| 1 | all | 5,900 | 1e-03 |" in md and "| full | - | 500,000 | 1e-04 |" in md
@@ -311,8 +315,12 @@ def test_failed_points_are_listed_with_their_error(tmp_path):
     _write_run(tmp_path / "b", 1, "all", 1e-3, 0, 0.70)
     _write_run(tmp_path / "c", 1, "all", 1e-2, 0, 0.99, finished=False)  # died at some step
     record = {"exit_code": 1, "steps_done": 7, "steps": 20, "log": "logs/c.log"}
-    runs.write_failure(tmp_path / "c", record | {"error": "RuntimeError: CUDA | out of memory"})
-    runs.write_failure(tmp_path / "d", {"exit_code": -9, "error": "no output"})  # died at start
+    checkpoint.write_failure(
+        tmp_path / "c", record | {"error": "RuntimeError: CUDA | out of memory"}
+    )
+    checkpoint.write_failure(
+        tmp_path / "d", {"exit_code": -9, "error": "no output"}
+    )  # died at start
     md = report.write_report(tmp_path, tmp_path / "out").read_text()
     assert "2 finished runs; 2 failed points left out (see Failed points)." in md
     assert "unfinished" not in md and "0.990" not in md and "1e-02" not in md
@@ -324,7 +332,7 @@ def test_failed_points_are_listed_with_their_error(tmp_path):
     # only failures: a report that lists them, not an error
     for d in ("a", "b"):
         (tmp_path / d / "summary.json").unlink()
-        runs.write_failure(tmp_path / d, {"exit_code": 2, "error": "boom"})
+        checkpoint.write_failure(tmp_path / d, {"exit_code": 2, "error": "boom"})
     md = report.write_report(tmp_path, tmp_path / "out").read_text()
     assert "0 finished runs; 4 failed points left out" in md and "No finished runs" in md
     assert md.count("| boom |") == 2
@@ -337,7 +345,7 @@ def test_sweep_with_a_failure_then_report(tmp_path, monkeypatch, capsys):
     base = tmp_path / "base.yaml"
     data = {"prompts_per_step": 4, "group_size": 4}
     base.write_text(yaml.safe_dump({"data": data, "schedule": {"steps": 10}}))
-    spec = sweep.SweepFile.model_validate(
+    spec = sweep_file.SweepFile.model_validate(
         {
             "base": str(base),
             "out_dir": str(tmp_path / "runs"),
@@ -347,9 +355,9 @@ def test_sweep_with_a_failure_then_report(tmp_path, monkeypatch, capsys):
         }
     )
     fake = [sys.executable, str(REPO / "tests" / "fake_train.py")]
-    out = sweep.run_sweep(spec, train_cmd=fake, console=Console(quiet=True), poll_s=0.02)
+    out = launch.run_sweep(spec, train_cmd=fake, console=Console(quiet=True), poll_s=0.02)
     assert [o.status for o in out] == ["finished", "finished", "finished", "failed"]
-    assert report.main([str(tmp_path / "runs")]) == 0
+    assert report_command.main([str(tmp_path / "runs")]) == 0
     std = capsys.readouterr()
     path = tmp_path / "runs" / "report.md"
     assert std.out.splitlines()[-1] == str(path)
@@ -380,11 +388,11 @@ def test_runs_that_differ_outside_the_key_are_not_merged(tmp_path):
     _set(tmp_path / "c", "algorithm", "loss", {"kind": "ppo"})
     _set(tmp_path / "d", "lora", "dropout", 0.1)
     found = runs.load_runs(tmp_path)[0]
-    groups = {s.suffix: sorted(r.path.name for r in s.runs) for s in report.studies(found)}
+    groups = {s.suffix: sorted(r.path.name for r in s.runs) for s in studies(found)}
     assert groups == {
         "_kindis-pg_dropout0.0": ["a", "full"],
         "_kindis-pg_dropout0.1": ["d", "full"],
         "_kindppo_dropout0.0": ["b", "c"],
     }
-    headings = [s.heading for s in report.studies(found)]
+    headings = [s.heading for s in studies(found)]
     assert " (algorithm.loss.kind = ppo, lora.dropout = 0.0)" in headings

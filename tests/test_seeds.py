@@ -11,9 +11,9 @@ from grpo_lora.config import Config
 from grpo_lora.data.problems import Problem
 from grpo_lora.engines import Sampling, make_engine
 from grpo_lora.evaluate import evaluate
+from grpo_lora.rl.trainer import requests
 from grpo_lora.seeds import completion_seeds
 from grpo_lora.tiny.task import heldout
-from grpo_lora.trainer import requests
 
 
 def fake_run(problems: list[Problem], p: int = 8, g: int = 8, seed: int = 0, world=(0, 1)):

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from grpo_lora import supervised
+from grpo_lora.commands.sft import main as sft_main
 from grpo_lora.config import ConfigError, load_config
 from grpo_lora.metrics import read_metrics
-from grpo_lora.runs import load_runs, read_run, status_of
-from grpo_lora.sft import main as sft_main
-from grpo_lora.supervised import (
+from grpo_lora.rl import supervised
+from grpo_lora.rl.supervised import (
     Demonstration,
     check_data,
     completion_nll,
@@ -25,7 +24,8 @@ from grpo_lora.supervised import (
     read_demonstrations,
     sft,
 )
-from grpo_lora.trainer import RunError
+from grpo_lora.rl.trainer import RunError
+from grpo_lora.study.runs import load_runs, read_run, status_of
 
 ROOT = Path(__file__).parent.parent
 RECIPE = ROOT / "recipes" / "tiny_sft.yaml"

@@ -55,7 +55,8 @@ def test_two_grpo_steps_serve_the_trained_weights(tmp_path, smollm2_path, recipe
     cmd = [
         sys.executable,
         "-m",
-        "grpo_lora.train",
+        "grpo_lora",
+        "train",
         str(ROOT / "recipes" / recipe),
         f"run_dir={run_dir}",
         *QUICK,

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from grpo_lora.stats import (
+from grpo_lora.study.stats import (
     Effect,
     combine,
     contrast,

@@ -1,6 +1,6 @@
-"""grpo_lora.sweep: grid expansion, validation, skip/resume, --parallel, --dry-run and the LR grid's
-extension (lr_grid.extend), with a fake trainer (tests/fake_train.py) in place of
-`python -m grpo_lora.train`."""
+"""The sweep (grpo_lora.study's sweep_file, rounds, cost, launch; `grpo-lora sweep`): grid
+expansion, validation, skip/resume, --parallel, --dry-run and the LR grid's extension
+(lr_grid.extend), with a fake trainer (tests/fake_train.py) in place of `python -m grpo_lora train`."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ import pytest
 import yaml
 from rich.console import Console
 
-from grpo_lora import report, runs, sweep
+from grpo_lora.commands import sweep
+from grpo_lora.study import cost, launch, report, rounds, runs, scores, sweep_file
+from grpo_lora.study.arms import group_arms
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE = [sys.executable, str(REPO / "tests" / "fake_train.py")]
 
 
-def _spec(tmp_path: Path, **fields) -> sweep.SweepFile:
+def _spec(tmp_path: Path, **fields) -> sweep_file.SweepFile:
     base = tmp_path / "base.yaml"
     base.write_text(
         yaml.safe_dump(
@@ -33,7 +35,7 @@ def _spec(tmp_path: Path, **fields) -> sweep.SweepFile:
         )
     )
     raw = {"base": str(base), "out_dir": str(tmp_path / "runs"), "seeds": [0, 1]} | fields
-    return sweep.SweepFile.model_validate(raw)
+    return sweep_file.SweepFile.model_validate(raw)
 
 
 def _quiet() -> Console:
@@ -52,8 +54,10 @@ def _calls(log: Path) -> list[list[str]]:
 
 def test_study_tiny_expands_to_36_named_points(monkeypatch):
     monkeypatch.chdir(REPO)  # its base recipe is a path from the repository root
-    spec = sweep.load_sweep(REPO / "recipes" / "study_tiny.yaml")  # every point's config validated
-    points = sweep.expand(spec)
+    spec = sweep_file.load_sweep(
+        REPO / "recipes" / "study_tiny.yaml"
+    )  # every point's config validated
+    points = sweep_file.expand(spec)
     # r1: 3 targets x 3 LRs x 2 seeds = 18; r4, r16: 2 x 3 x 2 = 12; full: 3 x 2 = 6
     assert len(points) == 36
     assert spec.lrs_for("full") == [6.32e-05, 2e-04, 6.32e-04]
@@ -71,9 +75,9 @@ def test_study_tiny_expands_to_36_named_points(monkeypatch):
     assert "lora.rank=full" in full.overrides
     assert not any(o.startswith("lora.targets") for o in full.overrides)
     # the budget in the file header: 60 steps, evals at start and end, 128 problems x 4 samples
-    cfg = sweep.point_configs(spec, [full])[full.name]
+    cfg = sweep_file.point_configs(spec, [full])[full.name]
     assert (cfg.schedule.steps, cfg.data.prompts_per_step, cfg.data.group_size) == (60, 16, 8)
-    assert sweep.n_evals(cfg) == 2 and (cfg.data.heldout_size, cfg.logging.eval_k) == (128, 4)
+    assert cost.n_evals(cfg) == 2 and (cfg.data.heldout_size, cfg.logging.eval_k) == (128, 4)
     header = (REPO / "recipes" / "study_tiny.yaml").read_text()
     assert "grpo-lora sweep recipes/study_tiny.yaml " in header
 
@@ -81,10 +85,11 @@ def test_study_tiny_expands_to_36_named_points(monkeypatch):
 def test_study_v2_files_load_with_their_stated_budgets(monkeypatch):
     monkeypatch.chdir(REPO)
     specs = {
-        f.stem: sweep.load_sweep(f) for f in sorted((REPO / "recipes" / "study").glob("*.yaml"))
+        f.stem: sweep_file.load_sweep(f)
+        for f in sorted((REPO / "recipes" / "study").glob("*.yaml"))
     }
     files = [
-        *("rl", "rl_targets", "plateau_r1", "plateau_r16", "plateau_full"),
+        *("plateau", "plateau_targets", "plateau_r16", "rl", "rl_targets"),
         *("sft", "width_256", "batch_32", "width_64", "batch_4"),
     ]
     assert set(specs) == set(files)
@@ -93,7 +98,7 @@ def test_study_v2_files_load_with_their_stated_budgets(monkeypatch):
     for name, spec in specs.items():
         assert spec.seeds == [0, 1, 2] and spec.lr_grid.extend >= 2  # >= 3 seeds, bracketed
         assert spec.out_dir == f"runs/study/{name}"
-        cfgs = sweep.point_configs(spec, sweep.expand(spec)).values()
+        cfgs = sweep_file.point_configs(spec, sweep_file.expand(spec)).values()
         (steps[name],) = {(c.data.prompts_per_step, c.schedule.steps, c.model.path) for c in cfgs}
         # every GRPO file spends rl.yaml's 5,120 episodes a run (the plateau files 3x that);
         # sft the same 80 x 64 demonstrations
@@ -102,15 +107,22 @@ def test_study_v2_files_load_with_their_stated_budgets(monkeypatch):
     assert specs["sft"].command == "sft" and "full" in specs["sft"].ranks
     assert steps["batch_4"][:2] == (4, 160) and steps["batch_32"][:2] == (32, 20)
     assert steps["width_64"] == (8, 80, "tiny-w64") and steps["rl"] == (8, 80, "tiny")
-    assert steps["rl_targets"] == steps["rl"] and steps["plateau_r1"] == (8, 240, "tiny")
-    # the targets file runs rank 1's mlp and attn arms at rl.yaml's LRs; the plateau files centre
-    # each arm on the best LR its first 240-step run found (docs/study.md)
-    arms = {(p.rank, p.targets) for p in sweep.expand(specs["rl_targets"])}
-    assert arms == {(1, "mlp"), (1, "attn")}
-    assert specs["rl_targets"].lrs_for(1) == specs["rl"].lrs_for(1)
-    assert specs["plateau_r1"].lrs_for(1) == [3.16e-4, 1e-3, 3.16e-3]
-    assert specs["plateau_r16"].lrs_for(16) == [1e-4, 3.16e-4, 1e-3]
-    assert specs["plateau_full"].lrs_for("full") == [6.32e-5, 2e-4, 6.32e-4]
+    assert steps["rl_targets"] == steps["rl"] and steps["plateau"] == (8, 240, "tiny")
+    assert steps["plateau_targets"] == steps["plateau_r16"] == steps["plateau"]
+    # the targets files run rank 1's mlp and attn arms
+    for name in ("rl_targets", "plateau_targets"):
+        arms = {(p.rank, p.targets) for p in sweep_file.expand(specs[name])}
+        assert arms == {(1, "mlp"), (1, "attn")}
+    assert {(p.rank, p.targets) for p in sweep_file.expand(specs["plateau"])} == {
+        (1, "all"),
+        ("full", None),
+    }
+    # one absolute grid, 4 LRs a decade, the same for every arm of every file: the LR ratio that
+    # the report fits is measured, not placed by lora_lr_multiplier
+    shared = [1e-4, 1.78e-4, 3.16e-4, 5.62e-4, 1e-3]
+    for name, spec in specs.items():
+        assert spec.lr_grid.points_per_decade == 4, name
+        assert all(spec.lrs_for(r) == shared for r in spec.ranks), name
 
 
 def test_log_grid_centres_lora_at_10x_fullft(tmp_path):
@@ -118,7 +130,7 @@ def test_log_grid_centres_lora_at_10x_fullft(tmp_path):
     spec = _spec(tmp_path, ranks=[1, "full"], lr_grid=grid, seeds=[0])
     assert spec.lrs_for("full") == [3.16e-05, 1e-04, 3.16e-04]
     assert spec.lrs_for(1) == [3.16e-04, 1e-03, 3.16e-03]  # lora_lr_multiplier defaults to 10
-    names = [p.name for p in sweep.expand(spec)]
+    names = [p.name for p in sweep_file.expand(spec)]
     assert names == [
         "r1-all-lr3.16e-04-s0",
         "r1-all-lr1e-03-s0",
@@ -141,7 +153,7 @@ def test_explicit_lrs_per_rank_and_batch_axis(tmp_path):
         targets=["all", "mlp"],
         prompts_per_step=[8, 16],
     )
-    points = sweep.expand(spec)
+    points = sweep_file.expand(spec)
     # r1: 2 targets x 1 LR x 2 batches x 2 seeds = 8; r4: 2 targets x 2 LRs x 2 x 2 = 16
     assert len(points) == 24
     p = next(p for p in points if p.name == "r4-mlp-lr5e-04-p16-s1")
@@ -152,7 +164,7 @@ def test_explicit_lrs_per_rank_and_batch_axis(tmp_path):
 def test_episodes_fix_the_total_at_every_batch_size(tmp_path):
     # group_size 4 (base recipe): 96 episodes = 12 steps of 2 x 4, 6 of 4 x 4, 3 of 8 x 4
     spec = _spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]}, prompts_per_step=[2, 4, 8], episodes=96)
-    configs = sweep.point_configs(spec, sweep.expand(spec))
+    configs = sweep_file.point_configs(spec, sweep_file.expand(spec))
     steps = {c.data.prompts_per_step: c.schedule.steps for c in configs.values()}
     assert steps == {2: 12, 4: 6, 8: 3}
     assert all(c.derived()["episodes_total"] == 96 for c in configs.values())
@@ -161,15 +173,13 @@ def test_episodes_fix_the_total_at_every_batch_size(tmp_path):
 def test_episodes_that_do_not_divide_name_the_field(tmp_path):
     path = _write_sweep(tmp_path, GOOD | {"prompts_per_step": [4, 8], "episodes": 48})
     with pytest.raises(ValueError, match=r"episodes: 48 is not a whole number of steps of 8 x 4"):
-        sweep.load_sweep(path)
+        sweep_file.load_sweep(path)
 
 
 def test_sft_sweep_runs_grpo_lora_sft(tmp_path):
     spec = _spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]}, command="sft")
-    assert sweep.default_train_cmd(spec)[1:] == ["-m", "grpo_lora.sft"]
-    assert sweep.default_train_cmd(_spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]}))[-1] == (
-        "grpo_lora.train"
-    )
+    assert launch.default_train_cmd(spec)[1:] == ["-m", "grpo_lora", "sft"]
+    assert launch.default_train_cmd(_spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]}))[-1] == "train"
     path = _write_sweep(tmp_path, GOOD | {"command": "sft"})
     assert sweep.main([str(path), "--pack", "2"]) == 2  # sft points are never packed
 
@@ -235,7 +245,7 @@ def _write_sweep(tmp_path: Path, fields: dict) -> Path:
 def test_sweep_file_errors_name_the_field(tmp_path, change, field):
     path = _write_sweep(tmp_path, GOOD | change)
     with pytest.raises(ValueError) as err:
-        sweep.load_sweep(path)
+        sweep_file.load_sweep(path)
     assert f": {field}" in str(err.value) or f"{field}:" in str(err.value), str(err.value)
 
 
@@ -253,17 +263,17 @@ def test_sweep_file_errors_name_the_field(tmp_path, change, field):
 def test_confirm_seeds_and_margin_errors(tmp_path, change, error):
     path = _write_sweep(tmp_path, GOOD | change)
     with pytest.raises(ValueError) as err:
-        sweep.load_sweep(path)
+        sweep_file.load_sweep(path)
     assert str(err.value) == f"{path}: {error}" or str(err.value).startswith(f"{path}: {error}")
     # a good one: 4 fresh seeds and a margin, recorded for the report
-    spec = sweep.load_sweep(_write_sweep(tmp_path, GOOD | {"confirm_seeds": [5, 6, 7, 8]}))
+    spec = sweep_file.load_sweep(_write_sweep(tmp_path, GOOD | {"confirm_seeds": [5, 6, 7, 8]}))
     assert spec.confirm_seeds == [5, 6, 7, 8] and spec.margin == 0.05
 
 
 def test_config_errors_name_the_point_once_per_error(tmp_path):
     path = _write_sweep(tmp_path, GOOD | {"ranks": [0, 1, "full"], "seeds": [0, 1]})
     with pytest.raises(ValueError) as err:
-        sweep.load_sweep(path)
+        sweep_file.load_sweep(path)
     # two points have rank 0 (seeds 0 and 1): one line, naming the first
     assert str(err.value) == (
         f"{path}: point r0-all-lr1e-03-s0: lora.rank: must be >= 1 or 'full' (got 0)"
@@ -272,10 +282,10 @@ def test_config_errors_name_the_point_once_per_error(tmp_path):
 
 def test_good_sweep_file_loads(tmp_path):
     path = _write_sweep(tmp_path, GOOD)
-    spec = sweep.load_sweep(path)
-    points = sweep.expand(spec)
+    spec = sweep_file.load_sweep(path)
+    points = sweep_file.expand(spec)
     assert len(points) == 2
-    configs = sweep.point_configs(spec, points)
+    configs = sweep_file.point_configs(spec, points)
     full = configs["full-lr1e-04-s0"]
     assert full.lora.rank == "full" and full.optimizer.lr == 1e-4
     assert full.run_dir == str(Path("runs/x") / "full-lr1e-04-s0")
@@ -294,7 +304,7 @@ def test_bad_axis_value_launches_nothing(tmp_path, monkeypatch):
     # the first point is fine; the last one's batch size is not: nothing may start
     spec = _spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]}, prompts_per_step=[4, 0])
     with pytest.raises(ValueError, match=r"point r1-all-lr1e-03-p0-s0: data.prompts_per_step"):
-        sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+        launch.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert _calls(log) == [] and not Path(spec.out_dir).exists()
 
 
@@ -335,7 +345,7 @@ def test_skip_finished_and_resume_crashed(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_TRAIN_LOG", str(log))
     monkeypatch.setenv("FAKE_TRAIN_CRASH", "full-lr1e-04-s1:3")  # dies after step 3 (ckpt at 2)
     spec = _spec(tmp_path, ranks=[1, "full"], lrs={"full": [1e-4], "lora": [1e-3]})
-    out = sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    out = launch.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert [o.status for o in out] == ["finished", "finished", "finished", "failed"]
     crashed = Path(spec.out_dir) / "full-lr1e-04-s1"
     assert runs.status_of(crashed) == "crashed"
@@ -352,7 +362,7 @@ def test_skip_finished_and_resume_crashed(tmp_path, monkeypatch):
     ]
 
     # re-launch: the 3 finished points are skipped, the crashed one is resumed
-    out = sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    out = launch.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert [o.status for o in out] == ["skipped", "skipped", "skipped", "finished"]
     assert out[-1].resumed
     calls = _calls(log)[4:]
@@ -362,7 +372,7 @@ def test_skip_finished_and_resume_crashed(tmp_path, monkeypatch):
     assert out[-1].result["steps"] == 6  # the trainer's last stdout line
 
     # everything finished: a third launch runs nothing
-    out = sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    out = launch.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert {o.status for o in out} == {"skipped"} and len(_calls(log)) == 5
 
 
@@ -405,7 +415,7 @@ def test_point_failing_at_start_is_recorded(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_TRAIN_LOG", str(log))
     monkeypatch.setenv("FAKE_TRAIN_CRASH", "r1-all-lr1e-03-s1:0")
     spec = _spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]})
-    out = sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    out = launch.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert [(o.status, o.exit_code) for o in out] == [("finished", 0), ("failed", 3)]
     assert out[1].error == "fake crash at start"
     run_dir = out[1].point.run_dir
@@ -415,7 +425,7 @@ def test_point_failing_at_start_is_recorded(tmp_path, monkeypatch):
     assert runs.status_of(run_dir) == "new"
 
     monkeypatch.delenv("FAKE_TRAIN_CRASH")
-    out = sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    out = launch.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert [o.status for o in out] == ["skipped", "finished"] and not out[1].resumed
     assert "--resume" not in _calls(log)[-1] and not (run_dir / "failed.json").exists()
 
@@ -425,10 +435,10 @@ def test_parallel_runs_every_point(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_TRAIN_LOG", str(log))
     monkeypatch.delenv("FAKE_TRAIN_CRASH", raising=False)
     spec = _spec(tmp_path, ranks=[1, 4, "full"], lrs={"full": [1e-4], "lora": [1e-3]})
-    out = sweep.run_sweep(spec, parallel=3, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    out = launch.run_sweep(spec, parallel=3, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert [o.status for o in out] == ["finished"] * 6
     assert len(_calls(log)) == 6
-    assert all((p.run_dir / "summary.json").exists() for p in sweep.expand(spec))
+    assert all((p.run_dir / "summary.json").exists() for p in sweep_file.expand(spec))
 
 
 def test_cli_run_and_dry_run_cost(tmp_path, monkeypatch, capsys):
@@ -461,7 +471,7 @@ def test_cli_run_and_dry_run_cost(tmp_path, monkeypatch, capsys):
     sub.write_text(spec_path.read_text().replace("- 1\n- full", "- full"))
     assert sweep.main([str(sub), "--train-cmd", fake]) == 0
     (timed,) = [
-        json.loads(x) for x in (tmp_path / "runs" / sweep.WALL_TIMES).read_text().splitlines()
+        json.loads(x) for x in (tmp_path / "runs" / runs.WALL_TIMES).read_text().splitlines()
     ]
     assert timed["finished"] == 1 and timed["skipped"] == 0 and timed["wall_s"] > 0
     assert sweep.main([str(spec_path), "--dry-run", "--parallel", "2"]) == 0
@@ -485,7 +495,7 @@ def test_n_evals_counts_the_trainers_evals(steps, every, expected):
     from grpo_lora.config import load_config
 
     cfg = load_config(None, [f"schedule.steps={steps}", f"logging.eval_every={every}"])
-    assert sweep.n_evals(cfg) == expected
+    assert cost.n_evals(cfg) == expected
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,9 +504,9 @@ def test_n_evals_counts_the_trainers_evals(steps, every, expected):
 
 @pytest.mark.slow
 def test_real_sweep_then_report(tiny_path, tmp_path, monkeypatch):
-    """Rank-1 LoRA and FullFT, 2 steps each, through `python -m grpo_lora.train` at --parallel 2,
+    """Rank-1 LoRA and FullFT, 2 steps each, through `python -m grpo_lora train` at --parallel 2,
     then the report on the real run directories (about 30 s on 2 CPU cores)."""
-    from grpo_lora import report
+    from grpo_lora.study import report
 
     monkeypatch.setenv("GRPO_LORA_CACHE", str(tiny_path.parent))  # the trainers find the same build
     small = {
@@ -508,7 +518,7 @@ def test_real_sweep_then_report(tiny_path, tmp_path, monkeypatch):
         "logging.tensorboard": False,
         "engine.cpu_kv_cache_gb": 0.25,
     }
-    spec = sweep.SweepFile.model_validate(
+    spec = sweep_file.SweepFile.model_validate(
         {
             "base": str(REPO / "recipes" / "tiny_lora_r1.yaml"),
             "out_dir": str(tmp_path / "runs"),
@@ -517,7 +527,7 @@ def test_real_sweep_then_report(tiny_path, tmp_path, monkeypatch):
             "lrs": {"full": [2e-4], "lora": [1e-3]},
         }
     )
-    out = sweep.run_sweep(spec, parallel=2, console=_quiet(), poll_s=0.2)
+    out = launch.run_sweep(spec, parallel=2, console=_quiet(), poll_s=0.2)
     assert [o.status for o in out] == ["finished", "finished"], [str(o.log) for o in out]
     params = {}
     for o in out:
@@ -539,27 +549,27 @@ def test_real_sweep_then_report(tiny_path, tmp_path, monkeypatch):
     for fig in ("fig_lr.png", "fig_curves.png", "fig_capacity.png", "fig_cost.png"):
         assert (Path(spec.out_dir) / fig).stat().st_size > 10_000
 
-    measured = sweep.measure(sweep.expand(spec))  # what --dry-run estimates from
+    measured = cost.measure(sweep_file.expand(spec))  # what --dry-run estimates from
     assert set(measured.step_s) == {(1, "all"), ("full", None), ()}
     assert measured.eval_s > 0 and measured.fixed_s > 0 and measured.lora_peak_mb > 0
-    again = sweep.run_sweep(spec, parallel=2, console=_quiet(), poll_s=0.2)
+    again = launch.run_sweep(spec, parallel=2, console=_quiet(), poll_s=0.2)
     assert [o.status for o in again] == ["skipped", "skipped"]
 
 
 def test_pack_groups_lora_points_and_caps_by_memory(tmp_path):
     spec = _spec(tmp_path, ranks=[1, 4, "full"], lrs={"full": [1e-4], "lora": [1e-3, 3e-3]})
-    points = sweep.expand(spec)
-    units = sweep.packs(points, sweep.point_configs(spec, points), 3)
+    points = sweep_file.expand(spec)
+    units = launch.packs(points, sweep_file.point_configs(spec, points), 3)
     # 8 LoRA points (2 ranks x 2 LRs x 2 seeds) in packs of 3, 3 and 2; each FullFT point alone
     assert sorted(len(u) for u in units) == [1, 1, 2, 3, 3]
     assert all(p.rank != "full" for u in units if len(u) > 1 for p in u)
     assert sorted(p.name for u in units for p in u) == sorted(p.name for p in points)
-    cmd = sweep.command_for(units[0], spec, ["train"], resume=True)
+    cmd = launch.command_for(units[0], spec, ["train"], resume=True)
     assert cmd.count("--point") == len(units[0]) and cmd[-1] == "--resume"
     assert f"run_dir={units[0][1].run_dir}" in cmd[cmd.index("--point") + 3]
-    m = sweep.Measured({}, None, None, lora_peak_mb=1000.0, lora_params=1_000_000)
-    assert sweep.pack_cap(m, 8, available_mb=10_000)[0] == 8
-    k, text = sweep.pack_cap(m, 8, available_mb=1_100)  # room for one point only
+    m = cost.Measured({}, None, None, lora_peak_mb=1000.0, lora_params=1_000_000)
+    assert cost.pack_cap(m, 8, available_mb=10_000)[0] == 8
+    k, text = cost.pack_cap(m, 8, available_mb=1_100)  # room for one point only
     assert k == 1 and "capped to 1" in text
 
 
@@ -586,19 +596,19 @@ def test_extension_lrs_by_hand(tmp_path):
         # no rewards yet: no best, none
         (4, "mlp", None): {3.16e-4: [], 1e-3: [], 3.16e-3: []},
     }
-    assert sweep.extension_lrs(spec, rewards) == {
+    assert rounds.extension_lrs(spec, rewards) == {
         ("full", None, None): 1e-5,
         (4, "all", None): 3.16e-2,
         (1, "attn", None): 1e-4,
     }
     # the report's best LR and edge, which the sweep reuses
-    assert report.best_lr(rewards[(1, "all", None)]) == 1e-3
-    assert report.grid_edge([1e-3, 3.16e-3], 1e-3) == "low"
-    assert report.grid_edge([1e-3], 1e-3) is None  # one LR: no edge, never extended
+    assert scores.best_lr(rewards[(1, "all", None)]) == 1e-3
+    assert scores.grid_edge([1e-3, 3.16e-3], 1e-3) == "low"
+    assert scores.grid_edge([1e-3], 1e-3) is None  # one LR: no edge, never extended
     # extend 0 (the default): nothing, and no run directory is read
     spec = _spec(tmp_path, ranks=[1], lr_grid=grid | {"extend": 0})
-    assert sweep.extension_lrs(spec, {(1, "all", None): rewards[(1, "attn", None)]}) == {}
-    assert sweep.extension_points(spec, sweep.expand(spec)) == []
+    assert rounds.extension_lrs(spec, {(1, "all", None): rewards[(1, "attn", None)]}) == {}
+    assert rounds.extension_points(spec, sweep_file.expand(spec)) == []
 
 
 # The fake trainer's optimum is 1e-4 for FullFT, 1e-3 for LoRA (tests/fake_train.py). With the grid
@@ -626,16 +636,16 @@ def test_sft_extension_follows_the_lowest_held_out_loss(tmp_path):
         lr_grid={"full_centre": 1e-4, "count": 3, "extend": 1},
         seeds=[0],
     )
-    points = sweep.expand(spec)
+    points = sweep_file.expand(spec)
     assert [p.lr for p in points] == lrs
     for p, loss in zip(points, (0.03, 0.02, 0.01)):
         p.run_dir.mkdir(parents=True)
-        cfg = sweep.point_configs(spec, [p])[p.name]
+        cfg = sweep_file.point_configs(spec, [p])[p.name]
         (p.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
         rows = [{"step": 0, "eval/logloss": 0.05}, {"step": 6, "eval/logloss": loss}]
         (p.run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         (p.run_dir / "summary.json").write_text(json.dumps({"command": "sft", "steps": 6}))
-    (new,) = sweep.extension_points(spec, points)  # the lowest loss is at the highest LR
+    (new,) = rounds.extension_points(spec, points)  # the lowest loss is at the highest LR
     assert new.lr == 1e-3 and new.rank == "full"
 
 
@@ -645,8 +655,8 @@ def test_extension_stops_at_the_limit_and_the_report_flags_the_edge(tmp_path, mo
     monkeypatch.delenv("FAKE_TRAIN_CRASH", raising=False)
     spec = _spec(tmp_path, ranks=[1, "full"], lr_grid=EXTEND_GRID | {"extend": 1})
     console = _console()
-    out = sweep.run_sweep(spec, train_cmd=FAKE, console=console, poll_s=0.02)
-    base = [p.name for p in sweep.expand(spec)]
+    out = launch.run_sweep(spec, train_cmd=FAKE, console=console, poll_s=0.02)
+    base = [p.name for p in sweep_file.expand(spec)]
     assert [o.point.name for o in out] == [*base, "full-lr1e-04-s0", "full-lr1e-04-s1"]
     assert {o.status for o in out} == {"finished"}
     assert [_lr_of(c) for c in _calls(log)[12:]] == [
@@ -664,7 +674,7 @@ def test_extension_stops_at_the_limit_and_the_report_flags_the_edge(tmp_path, mo
     ]
 
     # the report reads the extension as part of FullFT's grid, and flags its best on the edge
-    arms = report.group_arms(runs.load_runs(Path(spec.out_dir))[0])
+    arms = group_arms(runs.load_runs(Path(spec.out_dir))[0])
     assert list(arms[("full", None)].cells) == [1e-4, 3.16e-4, 1e-3, 3.16e-3]
     assert arms[("full", None)].best.lr == 1e-4 and arms[("full", None)].best_at_edge
     assert arms[(1, "all")].best.lr == 1e-3 and not arms[(1, "all")].best_at_edge
@@ -672,7 +682,7 @@ def test_extension_stops_at_the_limit_and_the_report_flags_the_edge(tmp_path, mo
     assert "| full | - | 500,000 | 1e-04 (grid edge) |" in md
 
     # re-launching the same sweep runs nothing: the same extension is derived, and finished
-    out = sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    out = launch.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert len(out) == 14 and {o.status for o in out} == {"skipped"}
     assert len(_calls(log)) == 14
 
@@ -685,7 +695,7 @@ def test_extension_resumes_after_a_crash_and_stops_inside(tmp_path, monkeypatch)
     monkeypatch.setenv("FAKE_TRAIN_LOG", str(log))
     monkeypatch.setenv("FAKE_TRAIN_CRASH", "full-lr1e-04-s1:3")
     spec = _spec(tmp_path, ranks=[1, "full"], lr_grid=EXTEND_GRID | {"extend": 3})
-    out = sweep.run_sweep(spec, parallel=2, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    out = launch.run_sweep(spec, parallel=2, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert [(o.point.name, o.status) for o in out[12:]] == [
         ("full-lr1e-04-s0", "finished"),
         ("full-lr1e-04-s1", "failed"),
@@ -694,7 +704,7 @@ def test_extension_resumes_after_a_crash_and_stops_inside(tmp_path, monkeypatch)
 
     monkeypatch.delenv("FAKE_TRAIN_CRASH")
     console = _console()
-    out = sweep.run_sweep(spec, parallel=2, train_cmd=FAKE, console=console, poll_s=0.02)
+    out = launch.run_sweep(spec, parallel=2, train_cmd=FAKE, console=console, poll_s=0.02)
     calls = _calls(log)[14:]
     assert calls[0][-1] == "--resume" and _lr_of(calls[0]) == ("full-lr1e-04-s1", "0.0001")
     assert sorted(_lr_of(c) for c in calls[1:]) == [
@@ -708,10 +718,10 @@ def test_extension_resumes_after_a_crash_and_stops_inside(tmp_path, monkeypatch)
         ("full-lr3.16e-05-s1", "finished"),
     ]
     assert out[13].resumed and "still the" not in console.file.getvalue()
-    arms = report.group_arms(runs.load_runs(Path(spec.out_dir))[0])
+    arms = group_arms(runs.load_runs(Path(spec.out_dir))[0])
     assert arms[("full", None)].best.lr == 1e-4 and not arms[("full", None)].best_at_edge
 
-    out = sweep.run_sweep(spec, parallel=2, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    out = launch.run_sweep(spec, parallel=2, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert len(out) == 16 and {o.status for o in out} == {"skipped"} and len(_calls(log)) == 17
 
 
@@ -731,10 +741,10 @@ def test_dry_run_states_the_most_the_extension_can_add(tmp_path, monkeypatch, ca
 # Choose on one set of seeds, judge on another: confirm_seeds
 
 
-def _grpo_run(spec: sweep.SweepFile, p: sweep.Point, reward: float, pass1: float) -> None:
+def _grpo_run(spec: sweep_file.SweepFile, p: sweep_file.Point, reward: float, pass1: float) -> None:
     """A finished GRPO run of point `p` whose final reward and held-out pass@1 are given."""
     p.run_dir.mkdir(parents=True)
-    cfg = sweep.point_configs(spec, [p])[p.name]
+    cfg = sweep_file.point_configs(spec, [p])[p.name]
     (p.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     rows = [{"step": 0, "eval/pass1": 0.2}, {"step": 6, "reward/mean": reward, "eval/pass1": pass1}]
     (p.run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -748,7 +758,7 @@ def test_extension_and_confirmation_follow_held_out_pass1(tmp_path):
     grid = {"full_centre": 1e-4, "count": 3, "lora_lr_multiplier": 10}
     fields = {"ranks": [1, "full"], "confirm_seeds": [10, 11, 12, 13]}
     spec = _spec(tmp_path, lr_grid=grid, **fields)
-    points = sweep.expand(spec)
+    points = sweep_file.expand(spec)
     scores = {  # (rank, LR index) -> (final reward, held-out pass@1)
         ("full", 0): (0.3, 0.3),
         ("full", 1): (0.5, 0.6),
@@ -760,21 +770,23 @@ def test_extension_and_confirmation_follow_held_out_pass1(tmp_path):
     lrs = {r: spec.lrs_for(r) for r in (1, "full")}
     for p in points:
         _grpo_run(spec, p, *scores[(p.rank, lrs[p.rank].index(p.lr))])
-    extended = sweep.extension_points(
+    extended = rounds.extension_points(
         _spec(tmp_path, lr_grid=grid | {"extend": 1}, **fields), points
     )
     assert sorted(p.name for p in extended) == ["r1-all-lr1e-04-s0", "r1-all-lr1e-04-s1"]
-    confirm = sweep.confirmation_points(spec, points)
+    confirm = rounds.confirmation_points(spec, points)
     assert [p.name for p in confirm] == [f"full-lr1e-04-s{s}" for s in (10, 11, 12, 13)]
     assert all(p.lr == 1e-4 and p.rank == "full" for p in confirm)
-    assert sweep.next_round(spec, points) == ("confirmation", confirm)
+    assert rounds.next_round(spec, points) == ("confirmation", confirm)
     # the confirmation runs' own scores choose nothing: the same round, then nothing left
     for p in confirm:
         _grpo_run(spec, p, 0.9, 0.0)
-    assert sweep.confirmation_points(spec, points + confirm) == confirm
-    assert sweep.next_round(spec, points + confirm) == ("", [])
+    assert rounds.confirmation_points(spec, points + confirm) == confirm
+    assert rounds.next_round(spec, points + confirm) == ("", [])
     # without confirm_seeds: no round (today's behaviour)
-    assert sweep.confirmation_points(_spec(tmp_path, lr_grid=grid, ranks=[1, "full"]), points) == []
+    assert (
+        rounds.confirmation_points(_spec(tmp_path, lr_grid=grid, ranks=[1, "full"]), points) == []
+    )
 
 
 def test_sweep_confirms_each_arms_best_lr_on_fresh_seeds(tmp_path, monkeypatch, capsys):
@@ -790,7 +802,7 @@ def test_sweep_confirms_each_arms_best_lr_on_fresh_seeds(tmp_path, monkeypatch, 
     )
     out_dir = Path(spec.out_dir)
     console = _console()
-    out = sweep.run_sweep(spec, parallel=2, train_cmd=FAKE, console=console, poll_s=0.02)
+    out = launch.run_sweep(spec, parallel=2, train_cmd=FAKE, console=console, poll_s=0.02)
     names = [f"r1-all-lr1e-03-s{s}" for s in confirm]
     assert [o.point.name for o in out[12:]] == names and len(out) == 16
     assert {o.status for o in out} == {"finished"}
@@ -808,11 +820,11 @@ def test_sweep_confirms_each_arms_best_lr_on_fresh_seeds(tmp_path, monkeypatch, 
         "confirm_seeds": confirm,
     }
     # a re-launch derives the same round from the finished runs, and runs nothing
-    out = sweep.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
+    out = launch.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert len(out) == 16 and {o.status for o in out} == {"skipped"} and len(_calls(log)) == 16
 
     # the report: rank 1 chosen on seeds 0, 1 and judged on 10-13; FullFT on its own seeds
-    arms = report.group_arms(runs.load_runs(out_dir)[0])
+    arms = group_arms(runs.load_runs(out_dir)[0])
     r1 = arms[(1, "all")]
     assert r1.best.lr == 1e-3 and sorted(r1.best.held_seeds) == [0, 1]
     assert r1.confirmed and sorted(r1.judged.held_seeds) == confirm

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grpo_lora import ray_launch, runs, sweep
+from grpo_lora import checkpoint
+from grpo_lora.commands import sweep
 from grpo_lora.metrics import read_metrics
+from grpo_lora.study import ray_launch, runs
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE = f"{sys.executable} {REPO / 'tests' / 'fake_train.py'}"
@@ -142,7 +144,7 @@ def test_ray_sweep_records_a_failure_and_resumes_it(tmp_path, ray_tmp, monkeypat
         err = capsys.readouterr().err
         assert "each trainer asks for 1 CPU(s), 2 at a time" in err
         assert "FAILED full-lr1e-04-s0 (exit 3: fake crash after step 3)" in err
-        record = json.loads((out / "full-lr1e-04-s0" / runs.FAILED).read_text())
+        record = json.loads((out / "full-lr1e-04-s0" / checkpoint.FAILED).read_text())
         assert record["exit_code"] == 3 and record["steps_done"] == 3
         assert record["log_tail"][-1] == "fake crash after step 3"
         assert runs.status_of(out / "r1-all-lr1e-03-s0") == "finished"
@@ -153,7 +155,7 @@ def test_ray_sweep_records_a_failure_and_resumes_it(tmp_path, ray_tmp, monkeypat
     assert len(argvs) == 3 and argvs[-1][-1] == "--resume"
     assert "run_dir=" + str(out / "full-lr1e-04-s0") in argvs[-1]
     assert runs.status_of(out / "full-lr1e-04-s0") == "finished"
-    assert not (out / "full-lr1e-04-s0" / runs.FAILED).exists()
+    assert not (out / "full-lr1e-04-s0" / checkpoint.FAILED).exists()
     log = (out / "logs" / "full-lr1e-04-s0.log").read_text()
     assert log.count("\n$ ") == 1 and "fake crash after step 3" in log  # both attempts, appended
     assert json.loads(log.splitlines()[-1])["steps"] == 6
@@ -187,7 +189,7 @@ def test_two_tiny_points_through_ray_match_a_local_sweep(tmp_path, tiny_path, ra
         assert [r["step"] for r in rows] == [0, 1, 2]
         assert rows == _untimed(read_metrics(here)), name
         log = (tmp_path / "ray" / "logs" / f"{name}.log").read_text()
-        assert log.startswith(f"$ {sys.executable} -m grpo_lora.train ")
+        assert log.startswith(f"$ {sys.executable} -m grpo_lora train ")
         assert json.loads(log.strip().splitlines()[-1])["steps"] == 2  # the trainer's summary
-    times = (tmp_path / "ray" / sweep.WALL_TIMES).read_text().splitlines()
+    times = (tmp_path / "ray" / runs.WALL_TIMES).read_text().splitlines()
     assert json.loads(times[-1])["finished"] == 2

@@ -36,7 +36,8 @@ def train_args(recipe, run_dir, *overrides, resume=False):
     return [
         sys.executable,
         "-m",
-        "grpo_lora.train",
+        "grpo_lora",
+        "train",
         str(ROOT / "recipes" / recipe),
         f"run_dir={run_dir}",
         *FAST,
@@ -129,7 +130,8 @@ def test_two_processes_each_sample_their_own_shard(tmp_path, tiny_path):
     cmd = [
         *TWO_PROCESSES,
         "-m",
-        "grpo_lora.train",
+        "grpo_lora",
+        "train",
         str(ROOT / "recipes" / "tiny_lora_r1.yaml"),
         f"run_dir={run_dir}",
         *FAST,
@@ -171,12 +173,12 @@ def test_a_nonfinite_loss_skips_the_update(tiny_path):
     import torch
     from accelerate import Accelerator
 
-    from grpo_lora.batch import make_batch
     from grpo_lora.config import load_config
     from grpo_lora.engines import Rollout
-    from grpo_lora.losses import LossConfig, is_pg
     from grpo_lora.policy import load_policy
-    from grpo_lora.trainer import Objective, Optim, update
+    from grpo_lora.rl.batch import make_batch
+    from grpo_lora.rl.losses import LossConfig, is_pg
+    from grpo_lora.rl.update import Objective, Optim, update
 
     cfg = load_config(None, ["optimizer.updates_per_batch=2", "optimizer.micro_batch_tokens=10"])
     policy = load_policy(tiny_path, rank=1)
@@ -332,7 +334,8 @@ def test_eval_of_a_checkpoint_reproduces_the_runs_heldout_scores(tmp_path, tiny_
         [
             sys.executable,
             "-m",
-            "grpo_lora.evaluate_cli",
+            "grpo_lora",
+            "eval",
             str(ROOT / "recipes" / "tiny_lora_r1.yaml"),
             *FAST,
             *common,

@@ -11,12 +11,13 @@ import torch
 from accelerate import Accelerator
 from conftest import TWO_PROCESSES
 
-from grpo_lora.batch import make_batch
 from grpo_lora.config import OptimizerSection
 from grpo_lora.engines import Rollout
-from grpo_lora.losses import LossConfig, gspo, is_pg
-from grpo_lora.policy import load_policy, token_logprobs
-from grpo_lora.trainer import Objective, Optim, update
+from grpo_lora.policy import load_policy
+from grpo_lora.rl.batch import make_batch
+from grpo_lora.rl.logprobs import token_logprobs
+from grpo_lora.rl.losses import LossConfig, gspo, is_pg
+from grpo_lora.rl.update import Objective, Optim, update
 
 ROOT = Path(__file__).parent.parent
 # completion lengths 10, 1, 10, 1, ...: the case where a per-micro-batch token mean goes wrong

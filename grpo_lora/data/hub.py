@@ -1,149 +1,159 @@
-"""The real datasets (GSM8K, MATH, DeepMath-103K), read in their own schemas, as `Problem`s.
+"""Datasets read in their own schemas, from the hub or from a local copy, as `Problem`s.
 
-A source is either a hub id, loaded with `datasets.load_dataset` (the default is the canonical id
-below), or a local file or folder in the same schema: ``.jsonl``, ``.json``, ``.parquet``, a folder
+A `HubDataset` names a dataset's default hub id, the columns that hold the question and the gold,
+and the rewards grader of its golds; each task file (gsm8k.py, math.py, deepmath.py) holds one.
+
+A source is either a hub id, loaded with `datasets.load_dataset` (the default is the dataset's own
+id), or a local file or folder in the same schema: ``.jsonl``, ``.json``, ``.parquet``, a folder
 `datasets.load_dataset` can read (split names come from file names: ``train.jsonl``,
 ``test-00000-of-00001.parquet``), or a folder written by ``save_to_disk``. Both go through the same
-mapping; only the reading differs. A hub id may name one config as ``id:config``.
-
-| name     | default source                        | question | gold (as stored)                 |
-|----------|---------------------------------------|----------|----------------------------------|
-| gsm8k    | openai/gsm8k, config main             | question | answer (worked, ends ``#### N``) |
-| math     | EleutherAI/hendrycks_math, 7 subjects | problem  | solution (worked, ``\\boxed{}``) |
-| deepmath | zwhe99/DeepMath-103K (train only)     | question | final_answer                     |
-
-The gold is kept as the source stores it; the ``rewards`` grader of the dataset extracts the answer
-(after ``####`` for GSM8K, the last ``\\boxed{}`` for MATH).
+mapping; only the reading differs. A hub id may name one config as ``id:config``. The gold is kept
+as the source stores it; the grader extracts the answer.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from grpo_lora.data.problems import Problem, ProblemSet
-from grpo_lora.data.templates import check_template, format_prompt
+from grpo_lora.data.problems import Problem, ProblemSet, Task
+from grpo_lora.data.templates import TEMPLATES, check_template, format_prompt
 
-MATH_SUBJECTS = (
-    "algebra",
-    "counting_and_probability",
-    "geometry",
-    "intermediate_algebra",
-    "number_theory",
-    "prealgebra",
-    "precalculus",
-)
-# Hub ids that need a config name; every config listed is loaded and each split concatenated.
-HUB_CONFIGS: dict[str, tuple[str, ...]] = {
-    "openai/gsm8k": ("main",),
-    "gsm8k": ("main",),
-    "EleutherAI/hendrycks_math": MATH_SUBJECTS,
-}
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
-
-
-@dataclass(frozen=True)
-class Spec:
-    hub_id: str  # the default source
-    question: str  # column holding the problem text
-    gold: str  # column holding what the grader needs
-    default_heldout: str | None = None  # held-out source used with the default source only
-
-
-SPECS = {
-    "gsm8k": Spec("openai/gsm8k", "question", "answer"),
-    # MATH-500 (Lightman et al. 2023): 500 problems of MATH's test split, so disjoint from train.
-    "math": Spec("EleutherAI/hendrycks_math", "problem", "solution", "HuggingFaceH4/MATH-500"),
-    "deepmath": Spec("zwhe99/DeepMath-103K", "question", "final_answer"),
-}
 
 Row = tuple[str, str, str]  # (id, question, gold)
 
 
-def load_hub(
-    name: str,
-    source: str | None = None,
-    heldout_source: str | None = None,
-    template: str = "chat",
-    tokenizer=None,
-    n_heldout: int = 256,
-    seed: int = 0,
-    max_train: int | None = None,
-) -> ProblemSet:
-    """Load dataset ``name`` (gsm8k | math | deepmath) from ``source`` as a `ProblemSet`.
+@dataclass(frozen=True)
+class HubDataset:
+    """One dataset's schema and sources: `load` reads it, `task` lists it in the registry."""
 
-    The held-out split is the first of these that exists:
+    name: str  # data.name; also the prefix of problem ids and the key of its seeded samples
+    grader: str  # the rewards grader of its golds, which also picks the answer instruction
+    hub_id: str  # the default source
+    question: str  # column holding the problem text
+    gold: str  # column holding what the grader needs
+    # hub ids that need config names: every config listed is loaded and each split concatenated
+    configs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    default_heldout: str | None = None  # held-out source used with the default source only
 
-    1. ``heldout_source`` (its ``test`` split, or its only split);
-    2. with the default source, the dataset's standard test set: GSM8K's ``test`` split, MATH-500
-       for MATH (DeepMath has none);
-    3. the source's own ``test`` split (a local folder with ``test.jsonl``, say);
-    4. a seeded slice of ``n_heldout`` problems removed from train: DeepMath-103K (train only) and
-       any single local file.
+    def task(self) -> Task:
+        """This dataset in the registry: it takes the shared templates, chat by default."""
+        return Task(self.name, TEMPLATES, self.from_config)
 
-    A held-out split longer than ``n_heldout`` is cut to a seeded sample of ``n_heldout`` problems,
-    kept in source order. ``max_train`` cuts train the same way (after any held-out slice is
-    removed), so both are pure functions of (source, seed). Prompts are rendered with ``template``
-    (`grpo_lora.data.templates`); ``chat`` needs ``tokenizer``.
-    """
-    if name not in SPECS:
-        raise ValueError(f"data: unknown dataset {name!r}; known: {', '.join(SPECS)}")
-    if n_heldout < 0:
-        raise ValueError(f"data: n_heldout must be >= 0, got {n_heldout}")
-    if max_train is not None and max_train < 1:
-        raise ValueError(f"data: max_train must be >= 1 or None, got {max_train}")
-    check_template(template, tokenizer, name)  # fail before any download
-    spec = SPECS[name]
-
-    splits, where = _load(source or spec.hub_id)
-    train_split = _pick(splits, where, prefer="train")
-    train = _rows(
-        splits[train_split],
-        spec,
-        f"{where}{_split_note(splits, train_split)}",
-        f"{name}-{train_split}",
-    )
-
-    if heldout_source is None and source is None:
-        heldout_source = spec.default_heldout
-    if heldout_source is not None:
-        h_splits, h_where = _load(heldout_source)
-        h_split = _pick(h_splits, h_where, prefer="test")
-        heldout = _rows(
-            h_splits[h_split], spec, f"{h_where}{_split_note(h_splits, h_split)}", f"{name}-heldout"
+    def from_config(self, data, tokenizer=None) -> ProblemSet:
+        """The problems a config's ``data`` section names."""
+        return self.load(
+            source=data.source,
+            heldout_source=data.heldout_source,
+            template=data.template,
+            tokenizer=tokenizer,
+            n_heldout=data.heldout_size,
+            max_train=data.max_train,
         )
-    elif "test" in splits and train_split != "test":
-        heldout = _rows(splits["test"], spec, f"{where} (split 'test')", f"{name}-test")
-    else:
-        train, heldout = _slice(train, n_heldout, f"{name}/heldout/{seed}", where)
 
-    heldout = _sample(heldout, n_heldout, f"{name}/heldout/{seed}")
-    train = _sample(train, max_train, f"{name}/train/{seed}")
-    label = name if source is None else f"{name}:{source}"
-    return ProblemSet(
-        label,
-        _problems(train, name, template, tokenizer),
-        _problems(heldout, name, template, tokenizer),
-    )
+    def load(
+        self,
+        source: str | None = None,
+        heldout_source: str | None = None,
+        template: str = "chat",
+        tokenizer=None,
+        n_heldout: int = 256,
+        seed: int = 0,
+        max_train: int | None = None,
+    ) -> ProblemSet:
+        """This dataset, from ``source`` (default: `hub_id`), as a `ProblemSet`.
+
+        The held-out split is the first of these that exists:
+
+        1. ``heldout_source`` (its ``test`` split, or its only split);
+        2. with the default source, `default_heldout` where the dataset names one (MATH-500 for
+           MATH);
+        3. the source's own ``test`` split (GSM8K's on the hub, a local folder's ``test.jsonl``);
+        4. a seeded slice of ``n_heldout`` problems removed from train: DeepMath-103K (train only)
+           and any single local file.
+
+        A held-out split longer than ``n_heldout`` is cut to a seeded sample of ``n_heldout``
+        problems, kept in source order. ``max_train`` cuts train the same way (after any held-out
+        slice is removed), so both are pure functions of (source, seed). Prompts are rendered with
+        ``template`` (`grpo_lora.data.templates`); ``chat`` needs ``tokenizer``.
+        """
+        name = self.name
+        if n_heldout < 0:
+            raise ValueError(f"data: n_heldout must be >= 0, got {n_heldout}")
+        if max_train is not None and max_train < 1:
+            raise ValueError(f"data: max_train must be >= 1 or None, got {max_train}")
+        check_template(template, tokenizer, self.grader)  # fail before any download
+
+        splits, where = _load(source or self.hub_id, self.configs)
+        train_split = _pick(splits, where, prefer="train")
+        train = self._rows(
+            splits[train_split],
+            f"{where}{_split_note(splits, train_split)}",
+            f"{name}-{train_split}",
+        )
+
+        if heldout_source is None and source is None:
+            heldout_source = self.default_heldout
+        if heldout_source is not None:
+            h_splits, h_where = _load(heldout_source, self.configs)
+            h_split = _pick(h_splits, h_where, prefer="test")
+            heldout = self._rows(
+                h_splits[h_split], f"{h_where}{_split_note(h_splits, h_split)}", f"{name}-heldout"
+            )
+        elif "test" in splits and train_split != "test":
+            heldout = self._rows(splits["test"], f"{where} (split 'test')", f"{name}-test")
+        else:
+            train, heldout = _slice(train, n_heldout, f"{name}/heldout/{seed}", where)
+
+        heldout = _sample(heldout, n_heldout, f"{name}/heldout/{seed}")
+        train = _sample(train, max_train, f"{name}/train/{seed}")
+        label = name if source is None else f"{name}:{source}"
+        return ProblemSet(
+            label,
+            self._problems(train, template, tokenizer),
+            self._problems(heldout, template, tokenizer),
+        )
+
+    def _rows(self, ds, where: str, id_prefix: str) -> list[Row]:
+        """(id, question, gold) per row, with the columns checked against the dataset's schema."""
+        for col in (self.question, self.gold):
+            if col not in ds.column_names:
+                raise ValueError(
+                    f"data: {where} has no column {col!r} "
+                    f"(columns found: {', '.join(ds.column_names)})"
+                )
+        rows = []
+        for i, (q, g) in enumerate(zip(ds[self.question], ds[self.gold])):
+            for col, v in ((self.question, q), (self.gold, g)):
+                if v is None or not str(v).strip():
+                    raise ValueError(f"data: {where} row {i} has an empty {col!r}")
+            rows.append((f"{id_prefix}-{i}", str(q), str(g)))
+        return rows
+
+    def _problems(self, rows: list[Row], template: str, tokenizer) -> list[Problem]:
+        return [
+            Problem(i, format_prompt(q, template, tokenizer, self.grader), g, self.grader)
+            for i, q, g in rows
+        ]
 
 
-def _load(source: str) -> tuple[dict, str]:
+def _load(source: str, configs: dict[str, tuple[str, ...]]) -> tuple[dict, str]:
     """All splits of ``source`` as ``{split: datasets.Dataset}``, and how to name it in errors."""
     path = Path(source).expanduser()
     looks_local = (
         path.exists() or path.suffix in LOCAL_FORMATS or source.startswith(("/", ".", "~"))
     )
-    return _load_local(path) if looks_local else _load_hub(source)
+    return _load_local(path) if looks_local else _load_hub(source, configs)
 
 
-def _load_hub(source: str) -> tuple[dict, str]:
+def _load_hub(source: str, configs: dict[str, tuple[str, ...]]) -> tuple[dict, str]:
     import datasets
 
     hub_id, _, config = source.partition(":")
-    configs = (config,) if config else HUB_CONFIGS.get(hub_id, (None,))
     parts: dict[str, list] = {}
-    for cfg in configs:
+    for cfg in (config,) if config else configs.get(hub_id, (None,)):
         try:
             loaded = datasets.load_dataset(hub_id, cfg)
         except Exception as e:
@@ -207,26 +217,6 @@ def _pick(splits: dict, where: str, prefer: str) -> str:
 
 def _split_note(splits: dict, split: str) -> str:
     return "" if len(splits) == 1 else f" (split {split!r})"
-
-
-def _rows(ds, spec: Spec, where: str, id_prefix: str) -> list[Row]:
-    """(id, question, gold) per row, with the columns checked against the dataset's schema."""
-    for col in (spec.question, spec.gold):
-        if col not in ds.column_names:
-            raise ValueError(
-                f"data: {where} has no column {col!r} (columns found: {', '.join(ds.column_names)})"
-            )
-    rows = []
-    for i, (q, g) in enumerate(zip(ds[spec.question], ds[spec.gold])):
-        for col, v in ((spec.question, q), (spec.gold, g)):
-            if v is None or not str(v).strip():
-                raise ValueError(f"data: {where} row {i} has an empty {col!r}")
-        rows.append((f"{id_prefix}-{i}", str(q), str(g)))
-    return rows
-
-
-def _problems(rows: list[Row], name: str, template: str, tokenizer) -> list[Problem]:
-    return [Problem(i, format_prompt(q, template, tokenizer, name), g, name) for i, q, g in rows]
 
 
 def _slice(rows: list[Row], k: int, key: str, where: str) -> tuple[list[Row], list[Row]]:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 TEMPLATES = ("chat", "plain", "raw")
 
-# The one place the answer-format instruction lives, per grader (grpo_lora.data.problems.DATASETS).
+# The one place the answer-format instruction lives, per rewards grader (rewards.DATASETS): a
+# task's grader binding picks it.
 INSTRUCTIONS = {
     "gsm8k": "Solve the problem step by step. End with a line '#### N', N being the final answer.",
     "math": "Solve the problem step by step. Put the final answer in \\boxed{}.",

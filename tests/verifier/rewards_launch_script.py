@@ -25,7 +25,7 @@ TINY = " 6-2=4. 4+8=12. 12+7=19.\n#### 19"
 
 def main() -> None:
     out = Path(sys.argv[1])
-    acc = Accelerator(cpu=not torch.cuda.is_available())  # as grpo_lora.trainer does
+    acc = Accelerator(cpu=not torch.cuda.is_available())  # as grpo_lora.rl.trainer does
     assert acc.num_processes == 2, acc.num_processes
     assert dist.is_initialized() and dist.get_world_size() == 2
     rank = dist.get_rank()

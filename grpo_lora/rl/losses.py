@@ -40,84 +40,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor
 
-Aggregation = Literal["token", "sequence", "constant"]
-
-
-class LossConfig(BaseModel):
-    """Which policy-gradient loss, and its knobs. Defaults are the study's: unclipped
-    importance-sampled policy gradient, token-mean aggregation, no KL.
-
-    DAPO's clip-higher is not its own kind: it is ``kind="ppo", clip_high=0.28`` (with
-    ``aggregation="token"``, DAPO's token-level loss)."""
-
-    # each field is documented by the docstring under it, as in grpo_lora/config.py
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-    # --- core ---
-    kind: Literal["is_pg", "ppo", "gspo", "cispo"] = "is_pg"
-    """Loss function (a key of LOSSES): is_pg = importance-sampled policy gradient without clipping
-    (the study's); ppo = PPO/GRPO clipped surrogate (DAPO = ppo with clip_high=0.28); gspo =
-    sequence-level ratio and clip (Zheng et al. 2025); cispo = clipped, stop-gradient IS weight
-    times log-prob (MiniMax-M1 2025)."""
-    aggregation: Aggregation = "token"
-    """How token terms become one scalar: token = sum / #real tokens (DAPO); sequence = mean over
-    sequences of per-sequence token means (original GRPO); constant = sum / (N * constant_norm)
-    (Dr. GRPO). Counted over the whole step. Ignored by gspo, which always averages per sequence
-    as in its paper (setting it explicitly to anything but 'sequence' with kind=gspo is an error)."""
-    # --- ppo / DAPO ---
-    clip_low: float = Field(0.2, ge=0.0)
-    """ppo: epsilon_low, the ratio is clipped below at 1 - clip_low."""
-    clip_high: float = Field(0.2, ge=0.0)
-    """ppo: epsilon_high, the ratio is clipped above at 1 + clip_high; DAPO clip-higher uses 0.28."""
-    # --- gspo ---
-    gspo_clip_low: float = Field(3e-4, ge=0.0)
-    """gspo: the sequence ratio is clipped below at 1 - gspo_clip_low (GSPO paper: 3e-4)."""
-    gspo_clip_high: float = Field(4e-4, ge=0.0)
-    """gspo: the sequence ratio is clipped above at 1 + gspo_clip_high (GSPO paper: 4e-4)."""
-    # --- cispo ---
-    cispo_clip_high: float = Field(3.0, ge=0.0)
-    """cispo: epsilon_high^IS, the IS weight is capped at 1 + cispo_clip_high and not bounded below
-    (MiniMax-M1 sets no lower bound and tunes only this one). Default 3.0 = cap 4.0, Tinker's
-    CISPO default threshold."""
-    # --- sampler/trainer mismatch ---
-    is_cap: float | None = Field(None, gt=0.0)
-    """is_pg only: truncated importance sampling (Yao et al. 2025, 'Your efficient RL framework
-    secretly brings you off-policy RL training'): the IS weight is min(rho, is_cap). None = no
-    truncation (the study's). Typical value: 2.0; worth setting in bf16 or with async_rollouts."""
-    # --- normaliser ---
-    constant_norm: int | None = Field(None, ge=1)
-    """aggregation=constant: the constant token count per sequence (Dr. GRPO uses the generation
-    budget). None = the trainer fills it with the sampling max_tokens before calling the loss;
-    aggregate() raises if it is still None."""
-    # --- KL ---
-    kl_beta: float = Field(0.0, ge=0.0)
-    """Weight of the k3 KL estimate to the initial (reference) policy; the trainer adds kl_k3(...)
-    to the loss only when > 0. 0 = no KL (the study's)."""
-
-    @model_validator(mode="after")
-    def _check_combinations(self) -> LossConfig:
-        if self.is_cap is not None and self.kind != "is_pg":
-            raise ValueError(
-                f"is_cap (truncated IS) applies only to kind='is_pg', got kind={self.kind!r}; "
-                "ppo/gspo clip the ratio themselves and cispo caps it with cispo_clip_high"
-            )
-        if (
-            self.kind == "gspo"
-            and "aggregation" in self.model_fields_set
-            and self.aggregation != "sequence"
-        ):
-            raise ValueError(
-                f"aggregation={self.aggregation!r} does not apply to kind='gspo': GSPO's "
-                "objective is a mean over sequences; leave aggregation unset or use 'sequence'"
-            )
-        return self
-
+from grpo_lora.config import Aggregation, LossConfig
 
 # ----------------------------------------------------------------------------- helpers
 

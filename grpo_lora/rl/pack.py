@@ -3,8 +3,9 @@
 Every run of a sweep's LoRA points trains an adapter on the same frozen base, so K of them can share
 it: the trainer's base model carries K peft adapters (`policy.load_adapters`), the engine serves K
 adapters side by side (vLLM's ``max_loras``), and each step samples every run's prompts in one
-generate call, each prompt tagged with its run's adapter. Everything else is the run's own, exactly
-as if it ran alone (`trainer.train`): config, data order (its seed), adapter init (its seed),
+generate call, each prompt tagged with its run's adapter; then each run goes through the trainer's
+phases (`trainer.train_step`, `log_step`, `checkpoint_step`). Everything else is the run's own,
+exactly as if it ran alone (`trainer.train`): config, data order (its seed), adapter init (its seed),
 optimizer, schedule, torch and Python RNG streams, metrics, checkpoints, run directory. A packed
 run therefore writes the metrics rows it would write alone (timings and memory aside) and resumes
 from its own checkpoints. A run whose step raises is checkpointed at its last completed step,
@@ -17,7 +18,6 @@ settings and the optimizer's. The engine's LoRA capacity is the largest rank in 
 from __future__ import annotations
 
 import contextlib
-import json
 import random
 import time
 import traceback
@@ -26,76 +26,32 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 
-from grpo_lora.config import Config, ConfigError
+from grpo_lora.checkpoint import write_failure
+from grpo_lora.config import Config, ConfigError, check_pack
 from grpo_lora.data import load_problems
 from grpo_lora.models import resolve_model_path
 from grpo_lora.policy import Adapter, load_adapters
-from grpo_lora.runs import write_failure
-from grpo_lora.trainer import (
-    Run,
-    RunError,
-    Sampled,
-    _progress,
-    _step,
-    _stopped,
-    _summary,
+from grpo_lora.rl.state import (
+    RunState,
     claim_run_dir,
     config_errors,
+    make_run,
+)
+from grpo_lora.rl.trainer import (
+    RunError,
+    Sampled,
+    checkpoint_due,
+    checkpoint_step,
     eval_due,
     evaluate_runs,
-    finish_step,
     first_eval,
-    make_run,
-    make_run_engine,
+    log_step,
+    progress,
     requests,
+    stopped,
+    summary,
+    train_step,
 )
-
-# What runs of one pack may differ in.
-OWN_FIELDS = ("seed", "run_dir", "lora", "optimizer")
-
-
-def pack_key(cfg: Config) -> str:
-    """Runs with equal keys can share a pack: same model, engine, data, algorithm, schedule,
-    logging and checkpoints; LoRA (FullFT runs pack with nothing)."""
-    if cfg.lora.full:
-        return f"full:{cfg.run_dir}"
-    return json.dumps(_shared(cfg), sort_keys=True)
-
-
-def _shared(cfg: Config) -> dict:
-    """The settings every run of a pack must share."""
-    return cfg.model_dump(mode="json", exclude=set(OWN_FIELDS))
-
-
-def check_pack(cfgs: list[Config]) -> None:
-    """A one-line ConfigError naming the first field on which a run differs from the first."""
-    if not cfgs:
-        raise ConfigError("a pack needs at least one run")
-    first = _shared(cfgs[0])
-    for cfg in cfgs:
-        if cfg.algorithm.async_rollouts:
-            raise ConfigError(
-                f"{cfg.run_dir}: algorithm.async_rollouts is {cfg.algorithm.async_rollouts}; packed "
-                "runs sample in step (set it to 0, or run this point without --pack)"
-            )
-        if cfg.lora.full:
-            raise ConfigError(f"{cfg.run_dir}: FullFT runs cannot be packed (lora.full is true)")
-        other = _shared(cfg)
-        for section, values in first.items():
-            if values != other[section]:
-                diff = _first_difference(section, values, other[section])
-                raise ConfigError(f"{cfg.run_dir}: {diff} differs from {cfgs[0].run_dir}'s")
-    dirs = [c.run_dir for c in cfgs]
-    if len(set(dirs)) != len(dirs):
-        raise ConfigError(f"two runs of the pack share a run_dir: {dirs}")
-
-
-def _first_difference(key: str, a, b) -> str:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in a:
-            if a[k] != b.get(k):
-                return _first_difference(f"{key}.{k}", a[k], b.get(k))
-    return key
 
 
 def train_pack(cfgs: list[Config], resume: bool = False, log=print) -> list[dict]:
@@ -112,39 +68,39 @@ def train_pack(cfgs: list[Config], resume: bool = False, log=print) -> list[dict
         engine.close()
         raise
     wall = time.perf_counter() - t_start
-    summaries = [_summary(run, wall) for run in runs]
+    summaries = [summary(run, wall) for run in runs]
     engine.close()
     if failed:
         raise RunError(f"{len(failed)} of {len(cfgs)} packed runs failed: " + "; ".join(failed))
     return summaries
 
 
-def _loop(runs: list[Run]) -> list[str]:
+def _loop(runs: list[RunState]) -> list[str]:
     """The packed runs' steps, in data-flow order per step: one generate call for all, then each
     run's update and sync, then one batched evaluation when due, then each run's row and
     checkpoint. A run that raises leaves ``runs``; returns their one-line errors."""
     try:
         first_eval(runs)
     except Exception as e:
-        raise _stopped(runs[0], runs[0].start, e) from e
+        raise stopped(runs[0], runs[0].start, e) from e
     cfg = runs[0].cfg
     start = min(run.start for run in runs)
-    progress = _progress(cfg.logging.progress, cfg.schedule.steps, start)
+    show = progress(cfg.logging.progress, cfg.schedule.steps, start)
     failed: list[str] = []
     for step in range(start, cfg.schedule.steps):
         try:
             stepped, rows = _pack_step(runs, step, failed)
         except Exception as e:  # the shared engine failed: every run stops where it is
-            errors = [_stopped(run, step, e) for run in runs]
+            errors = [stopped(run, step, e) for run in runs]
             raise errors[0] from e
         if not runs:
             break
         if stepped:
-            progress(rows[id(stepped[-1])])
+            show(rows[id(stepped[-1])])
     return failed
 
 
-def _pack_step(runs: list[Run], step: int, failed: list[str]):
+def _pack_step(runs: list[RunState], step: int, failed: list[str]):
     """Step ``step`` of every run that has it to do; returns those that stepped and their rows."""
     live = [run for run in runs if run.start <= step]
     t_step = time.perf_counter()
@@ -152,17 +108,19 @@ def _pack_step(runs: list[Run], step: int, failed: list[str]):
     for run, own in zip(live, _sample(live, step)):
         with _isolated(run, step, runs, failed):
             run.policy.activate()
-            rows[id(run)] = _step(run, step, own, None)
+            rows[id(run)] = train_step(run, step, own, None)
     stepped = [run for run in live if id(run) in rows]
     due = stepped and eval_due(runs[0].cfg, step + 1)
     scores = evaluate_runs(stepped) if due else [None] * len(stepped)
     for run, own_scores in zip(stepped, scores):
         with _isolated(run, step, runs, failed):
-            finish_step(run, rows[id(run)], time.perf_counter() - t_step, own_scores)
+            log_step(run, rows[id(run)], time.perf_counter() - t_step, own_scores)
+            if checkpoint_due(run.cfg, step + 1):
+                checkpoint_step(run, step + 1)
     return [run for run in stepped if run in runs], rows
 
 
-def _setup(cfgs: list[Config], resume: bool, log) -> list[Run]:
+def _setup(cfgs: list[Config], resume: bool, log) -> list[RunState]:
     """One accelerator, one base model with an adapter per run, one problem set, one engine
     serving them all; then each run's own optimizer, metrics and checkpoints, and its RNG streams
     as a run alone would have them when its loop starts."""
@@ -183,12 +141,12 @@ def _setup(cfgs: list[Config], resume: bool, log) -> list[Run]:
         policies = load_adapters(model_path, adapters, dtype)
         problems = load_problems(cfg0.data, policies[0].tokenizer)
     max_rank = max(c.engine.max_lora_rank or c.lora.rank for c in cfgs)
-    engine = make_run_engine(cfg0, model_path, max_rank, max_loras=len(cfgs))
+    engine = cfg0.make_engine(model_path, max_rank, max_loras=len(cfgs))
     log(f"pack of {len(cfgs)} LoRA runs on one base model and one engine")
     runs = []
     for cfg, policy, own_resume in zip(cfgs, policies, resumes):
         policy.activate()
-        torch.manual_seed(cfg.seed)  # as a run alone is seeded before make_run (trainer._setup)
+        torch.manual_seed(cfg.seed)  # as a run alone is seeded before make_run (trainer.setup)
         random.seed(cfg.seed)
         say = _prefixed(log, cfg.run_dir)
         run = make_run(cfg, accelerator, policy, problems, engine, model_path, own_resume, say)
@@ -204,7 +162,7 @@ def _prefixed(log, name: str):
     return lambda msg, *a, **k: log(f"{name}: {msg}", *a, **k)
 
 
-def _sample(runs: list[Run], step: int) -> list[Sampled]:
+def _sample(runs: list[RunState], step: int) -> list[Sampled]:
     """Every run's share of step ``step``, in one generate call (each prompt with its run's
     adapter and its run's seed)."""
     t0 = time.perf_counter()
@@ -224,20 +182,20 @@ def _sample(runs: list[Run], step: int) -> list[Sampled]:
 
 
 @contextlib.contextmanager
-def _isolated(run: Run, step: int, runs: list[Run], failed: list[str]):
+def _isolated(run: RunState, step: int, runs: list[RunState], failed: list[str]):
     """Run's work for ``step`` (on its own RNG streams, as `trainer` keeps them); if it raises, the
     run alone stops: what completed is checkpointed, the failure recorded in its failed.json, and
     it leaves ``runs``."""
     try:
         yield
     except Exception as error:
-        stopped = _stopped(run, step, error)
+        run_error = stopped(run, step, error)
         write_failure(
             run.run_dir,
             {
                 "point": run.run_dir.name,
                 "exit_code": None,
-                "error": str(stopped),
+                "error": str(run_error),
                 "steps_done": step,
                 "steps": run.cfg.schedule.steps,
                 "packed": True,
@@ -247,4 +205,4 @@ def _isolated(run: Run, step: int, runs: list[Run], failed: list[str]):
         if run.metrics is not None:
             run.metrics.close()
         runs.remove(run)
-        failed.append(f"{run.run_dir.name}: {stopped}")
+        failed.append(f"{run.run_dir.name}: {run_error}")

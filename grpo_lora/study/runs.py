@@ -1,13 +1,14 @@
 """Reading run directories: what one trainer run leaves on disk, for the sweep (which skips, resumes
 and records its points) and the report (which reads finished runs and lists the others).
 
-A run directory holds what the trainer writes (grpo_lora/trainer.py): `config.yaml`,
+A run directory holds what the trainer writes (grpo_lora/rl/trainer.py): `config.yaml`,
 `manifest.json`, `metrics.jsonl` (one row per step), `checkpoints/` and, once finished,
-`summary.json`. The sweep adds `failed.json` when a point's process fails (`write_failure`): its
+`summary.json`. The sweep adds `failed.json` when a point's process fails (`grpo_lora.checkpoint.write_failure`): its
 exit code, the error and the last lines of its log, so that a failure is recorded where the run
 lives and the report can list it. Beside its run directories (`OUT/sweep.json`, `SWEEP_RECORD`) the
 sweep records its equivalence margin and which seeds choose each arm's LR and which confirm it;
 each Run carries the record of the directory it lies in (`Run.sweep`, {} when there is none).
+What the report reads of a whole runs directory is a `Found`: its finished runs and the rest.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from grpo_lora.checkpoint import FAILED
 from grpo_lora.config import Config, ConfigError, load_config
 from grpo_lora.metrics import read_metrics
 
-FAILED = "failed.json"  # the sweep's record of a point whose process failed
 # beside a sweep's run directories: {"margin", "selection_seeds", "confirm_seeds"}
 SWEEP_RECORD = "sweep.json"
+WALL_TIMES = "sweep_times.jsonl"  # a sweep's wall time, a line per launch (`grpo-lora sweep`)
 
 # What may differ between the runs that one study compares: the arm (the lora section), the LR,
 # the seed, and what changes no result (where a run writes, how it shows progress, its
@@ -94,17 +96,6 @@ def status_of(run_dir: Path) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Failure records
-
-
-def write_failure(run_dir: Path, record: dict) -> None:
-    """Record a failed point in its run directory (created if the process died before making it)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / FAILED).write_text(json.dumps(record, indent=1) + "\n")
-
-
-def clear_failure(run_dir: Path) -> None:
-    """Drop the record of an earlier failure: the point is being run again (its log keeps it)."""
-    (run_dir / FAILED).unlink(missing_ok=True)
 
 
 def load_failures(root: Path) -> list[tuple[Path, dict]]:
@@ -271,3 +262,27 @@ def load_runs(root: Path) -> tuple[list[Run], list[Path], list[tuple[Path, str]]
         except ConfigError as e:
             unreadable.append((d, str(e)))
     return finished, unfinished, unreadable
+
+
+@dataclass
+class Found:
+    """What a runs directory holds for the report: finished runs (used) and the rest (listed)."""
+
+    runs_dir: Path
+    finished: list[Run]
+    unfinished: list[Path]
+    unreadable: list[tuple[Path, str]]  # (run dir, why its config.yaml is not a valid config)
+    failed: list[tuple[Path, dict]]  # (run dir, the sweep's failure record)
+
+    @classmethod
+    def scan(cls, runs_dir: Path) -> Found:
+        return cls(runs_dir, *load_runs(runs_dir), load_failures(runs_dir))
+
+
+def wall_times(root: Path) -> dict[Path, list[dict]]:
+    """Sweep directory -> its launches' wall-time records (`WALL_TIMES`), for each sweep under
+    `root` that recorded them."""
+    return {
+        f.parent: [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
+        for f in sorted(root.rglob(WALL_TIMES))
+    }

@@ -1,9 +1,9 @@
-"""`grpo-lora train RECIPE [key.sub=value ...] [--resume] [-v]`, also `python -m grpo_lora.train` and
-`accelerate launch -m grpo_lora.train`. The run ends with one sentence for a person, then one JSON line
+"""`grpo-lora train RECIPE [key.sub=value ...] [--resume] [-v]`, also `python -m grpo_lora train` and
+`accelerate launch -m grpo_lora train`. The run ends with one sentence for a person, then one JSON line
 (the run's summary) as the last line of stdout. Third-party log lines go to RUN_DIR/train.log (one
 file per process) unless -v shows them on the terminal.
 
-`--point "key=value ..."`, given K times, trains K LoRA runs packed in one process (`grpo_lora.pack`),
+`--point "key=value ..."`, given K times, trains K LoRA runs packed in one process (`grpo_lora.rl.pack`),
 each with the shared overrides then its own: `grpo-lora sweep --pack K` launches this."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         derived = cfg.derived(world)
         packed = [load_config(args.recipe, [*args.overrides, *shlex.split(p)]) for p in args.point]
         if packed:
-            from grpo_lora.pack import check_pack
+            from grpo_lora.config import check_pack
 
             check_pack(packed)
     except ConfigError as e:
@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         from grpo_lora.console import quiet_terminal
 
         quiet_terminal(log_path)
-    from grpo_lora.pack import train_pack
-    from grpo_lora.trainer import RunError, train
+    from grpo_lora.rl.pack import train_pack
+    from grpo_lora.rl.trainer import RunError, train
 
     try:
         if packed:

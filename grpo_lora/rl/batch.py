@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from grpo_lora.engines.base import Rollout
-from grpo_lora.losses import Totals
+from grpo_lora.rl.losses import Totals
 
 
 @dataclass

@@ -21,10 +21,10 @@ Which finished runs (anywhere under the report's directory) answer which claim:
   batch       GRPO runs on the main study's model and number of episodes at other batch sizes: 4
   SL          `grpo-lora sft` runs from the same starting policy: claim 5's SL side
 
-Verdicts. Every claim is judged by one rule (`grpo_lora.stats`), on the held-out score (GRPO: final held-out
-pass@1; SFT: held-out log-loss), each arm at its own best LR (`report.best_lr`: the argmax of the
+Verdicts. Every claim is judged by one rule (`grpo_lora.study.stats`), on the held-out score (GRPO: final held-out
+pass@1; SFT: held-out log-loss), each arm at its own best LR (`scores.best_lr`: the argmax of the
 seed-averaged held-out score on its selection seeds), judged on its confirmation seeds' runs at
-that LR when it has them (`report.Arm.judged`: a sweep's `confirm_seeds`), so that the seeds that
+that LR when it has them (`arms.Arm.judged`: a sweep's `confirm_seeds`), so that the seeds that
 chose the LR do not judge it; else on the selection seeds, and the verdict says "LR chosen on the
 same seeds: winner's curse" (the best of several noisy LRs looks better than it is). The claim's
 effect, e.g. LoRA - FullFT held-out pass@1, or a difference of two such gaps (claims 4, 6), is a contrast of seed groups with a 90 % Welch interval,
@@ -52,37 +52,19 @@ within that same factor of 1: both as "level" claims in log10 units (margin 0.5)
 
 from __future__ import annotations
 
-import json
-import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 from grpo_lora.models import tiny_width
-from grpo_lora.report import (
-    STUDY_LR_RATIO,
-    Arm,
-    Study,
-    _colors,
-    _plt,
-    _pm,
-    _save,
-    _table,
-    final_logloss,
-    final_pass1,
-    group_arms,
-    held_contrast,
-    mean_curve,
-    paired,
-    pointwise_best,
-    sd_curve,
-)
-from grpo_lora.runs import Run, is_number, lr_tag, setting_groups
-from grpo_lora.stats import MARGIN, Effect, combine, fit_optimum, judge, ratio_effect
-from grpo_lora.sweep import WALL_TIMES
+from grpo_lora.study.arms import Arm, gap, group_arms, held_contrast, paired
+from grpo_lora.study.curves import gap_opens, gap_series, pointwise_best
+from grpo_lora.study.runs import Run, lr_tag, setting_groups
+from grpo_lora.study.stats import MARGIN, Effect, combine, fit_optimum, judge, ratio_effect
+from grpo_lora.study.studies import Study, common_margin
 from grpo_lora.tiny import TinyRecipe
 
+STUDY_LR_RATIO = 10.0  # LoRA Without Regret: best LoRA LR / best FullFT LR ~ 10 (9.8 fitted)
 # claim 5's SL margin, relative to FullFT's held-out log-loss: log-losses near the end of SFT are
 # small (~0.01-0.02 nats/token on tiny-arith), so a fixed margin in nats would mean nothing
 SL_MARGIN_REL = 0.10
@@ -130,8 +112,8 @@ def main_study(rl: list[Study]) -> Study | None:
 
 def plateau_study(rl: list[Study], main: Study) -> Study | None:
     """The study on the main study's model and batch size with the most steps, if more than its."""
-    model, pps, _ = _setup(main)
-    longer = [s for s in rl if _setup(s)[:2] == (model, pps) and s.n_steps > main.n_steps]
+    model, pps, _ = main.setup
+    longer = [s for s in rl if s.setup[:2] == (model, pps) and s.n_steps > main.n_steps]
     return max(longer, key=lambda s: s.n_steps, default=None)
 
 
@@ -142,17 +124,12 @@ def reading_order(rl: list[Study]) -> list[Study]:
     return first + [s for s in rl if all(s is not f for f in first)]
 
 
-def _setup(study: Study) -> tuple[str, int, int]:
-    r = study.runs[0]
-    return r.model, r.pps, r.config.data.group_size * r.pps * study.n_steps
-
-
 def width_studies(rl: list[Study], main: Study) -> dict[int, Study]:
     """Width -> study, for tiny policies at the main study's batch size and number of steps."""
-    _, pps, _ = _setup(main)
+    _, pps, _ = main.setup
     out = {}
     for s in rl:
-        model, p, _ = _setup(s)
+        model, p, _ = s.setup
         if (w := width_of(model)) is not None and p == pps and s.n_steps == main.n_steps:
             out[w] = s
     return dict(sorted(out.items()))
@@ -160,10 +137,10 @@ def width_studies(rl: list[Study], main: Study) -> dict[int, Study]:
 
 def batch_studies(rl: list[Study], main: Study) -> dict[int, Study]:
     """Episodes per step -> study, for the main model at the main study's number of episodes."""
-    model, _, episodes = _setup(main)
+    model, _, episodes = main.setup
     out = {}
     for s in rl:
-        m, _, e = _setup(s)
+        m, _, e = s.setup
         if m == model and e == episodes:
             out[e // s.n_steps] = s
     return dict(sorted(out.items()))
@@ -179,19 +156,6 @@ def _edges(*arms: Arm) -> str:
     if not at:
         return ""
     return f"best LR on the edge of the LRs run for {', '.join(at)}: its optimum was not found"
-
-
-def _arm(study: Study, rank, targets: str | None = None) -> Arm | None:
-    a = study.arms.get((rank, targets if rank != "full" else None))
-    if a is None and rank != "full" and targets is None:
-        a = study.arms.get((rank, study.main_targets))
-    return a if a is not None and a.best is not None else None
-
-
-def gap(a: Arm, b: Arm, margin: float = MARGIN) -> Effect | None:
-    """a - b held-out score, each at its best LR, on the runs that judge it (`Arm.judged`: its
-    confirmation seeds when it has them), seeds paired where both ran the same."""
-    return held_contrast([(a.judged, b.judged, 1.0)], margin)
 
 
 def _seeds(*arms: Arm) -> str:
@@ -216,11 +180,6 @@ def _vs(a: Arm, b: Arm) -> str:
     )
 
 
-def _margin(studies) -> float:
-    """The margin of claims across studies: the smallest of theirs (`Study.margin`)."""
-    return min((s.margin for s in studies), default=MARGIN)
-
-
 def _ci(e: Effect) -> str:
     """`-0.015 [-0.047, +0.017]`: an effect and its interval, in a row of several."""
     if e.low is None:
@@ -241,7 +200,7 @@ def match_verdict(a: Arm, full: Arm, name: str, margin: float = MARGIN) -> Verdi
 
 def claim_match(main: Study) -> Verdict:
     name = "1. rank-1 LoRA matches FullFT in RL"
-    r1, full = _arm(main, 1), _arm(main, "full")
+    r1, full = main.arm(1), main.arm("full")
     if r1 is None or full is None:
         return Verdict(name, "cannot tell", "needs finished rank-1 and FullFT GRPO runs.")
     return match_verdict(r1, full, name, main.margin)
@@ -302,7 +261,7 @@ def lr_verdict(lora: list[Arm], full: Arm, name: str) -> Verdict:
 
 def claim_lr(main: Study) -> Verdict:
     name = "2. best LoRA LR ~10x FullFT's, nearly rank-independent"
-    full = _arm(main, "full")
+    full = main.arm("full")
     lora = [a for a in main.lora_main if a.best is not None]
     if full is None or not lora:
         return Verdict(name, "cannot tell", "needs finished LoRA and FullFT GRPO runs.")
@@ -358,7 +317,7 @@ def _gap_change(
     paired within a study, never across studies (another batch size is another data order)."""
     rows, pairs, arms = [], [], []
     for key, s in studies.items():
-        a, full = _arm(s, rank), _arm(s, "full")
+        a, full = s.arm(rank), s.arm("full")
         if a is None or full is None or (e := gap(a, full, margin)) is None:
             return None
         rows.append(f"{key}: {_ci(e)}")
@@ -381,7 +340,7 @@ def claim_batch(batch: dict[int, Study]) -> Verdict:
     lo, hi = min(batch), max(batch)
     ranks = sorted({a.rank for s in batch.values() for a in s.lora_main}, key=str)
     for rank in ranks:
-        got = _gap_change(batch, rank, _margin(batch.values()))
+        got = _gap_change(batch, rank, common_margin(batch.values()))
         if got is None:
             continue
         rows, change, arms = got
@@ -410,7 +369,7 @@ def claim_width(width: dict[int, Study]) -> Verdict:
             "cannot tell",
             "needs GRPO runs on two or more widths (recipes/study/width_*.yaml).",
         )
-    got = _gap_change(width, 1, _margin(width.values()))
+    got = _gap_change(width, 1, common_margin(width.values()))
     if got is None:
         return Verdict(name, "cannot tell", "needs rank-1 and FullFT runs at every width.")
     rows, change, arms = got
@@ -434,7 +393,7 @@ def claim_sl_rl(sl: dict[tuple, Arm], main: Study | None) -> Verdict:
             "cannot tell",
             "needs rank-1 and FullFT `grpo-lora sft` runs (recipes/study/sft.yaml).",
         )
-    r1, full = (_arm(main, 1), _arm(main, "full")) if main else (None, None)
+    r1, full = (main.arm(1), main.arm("full")) if main else (None, None)
     if r1 is None or full is None:
         return Verdict(name, "cannot tell", "needs the rank-1 and FullFT GRPO runs too.")
     if not full_sl.judged.held:
@@ -460,7 +419,7 @@ def claim_sl_rl(sl: dict[tuple, Arm], main: Study | None) -> Verdict:
 def plateau(study: Study) -> str:
     """Whether FullFT's pointwise best over LRs has levelled off: the rise of its least-squares line
     over the last quarter of the steps (a line, so that one noisy step at either end cannot decide)."""
-    full = _arm(study, "full")
+    full = study.arm("full")
     if full is None:
         return "FullFT plateau: no FullFT runs."
     pb = pointwise_best(full, study.window)
@@ -479,192 +438,24 @@ def plateau(study: Study) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Figures
+# Every claim, and each study's own
 
 
-def fig_setting(
-    studies: dict[int, Study], ranks: list, path: Path, xlabel: str, title: str
-) -> None:
-    """Across one setting (width, batch size): each arm's held-out pass@1 at its best LR, and each
-    LoRA rank's gap to FullFT with its 90 % interval (`gap`), every arm at its own best LR."""
-    fig, axes = _plt().subplots(1, 2, figsize=(11, 4.5))
-    palette = iter(("tab:blue", "tab:orange", "tab:green", "tab:purple"))
-    for rank in ranks:
-        color = "black" if rank == "full" else next(palette)
-        label = "FullFT" if rank == "full" else f"LoRA rank {rank}"
-        best = [
-            (k, m, [[sd or 0.0], [sd or 0.0]])
-            for k, s in studies.items()
-            if (a := _arm(s, rank)) and (m := a.judged.score[0]) is not None
-            for sd in [a.judged.score[1]]
-        ]
-        gaps = [
-            (k, e.estimate, [[e.estimate - e.low], [e.high - e.estimate]])
-            if e.low is not None
-            else (k, e.estimate, [[0.0], [0.0]])
-            for k, s in studies.items()
-            if rank != "full"
-            and (a := _arm(s, rank))
-            and (f := _arm(s, "full"))
-            and (e := gap(a, f, _margin(studies.values()))) is not None
-        ]
-        for ax, pts in ((axes[0], best), (axes[1], gaps)):
-            if pts:
-                xs, ys, errs = zip(*pts)
-                err = [[e[0][0] for e in errs], [e[1][0] for e in errs]]
-                ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, color=color, label=label)
-    axes[1].axhline(0, color="black", lw=1)
-    for y in (-_margin(studies.values()), _margin(studies.values())):
-        axes[1].axhline(y, color="grey", ls=":", lw=1)
-    axes[0].set_ylabel("held-out pass@1 at the best LR (error bar: sd over seeds)")
-    axes[1].set_ylabel(
-        "LoRA - FullFT held-out pass@1\n(error bar: 90 % interval; dotted: the margin)"
-    )
-    for ax in axes:
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(list(studies), [str(k) for k in studies])
-        ax.set_xlabel(xlabel)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=9)
-    _save(fig, path, title)
+@dataclass
+class Evidence:
+    """The studies and arms that answer the claims (the module doc: which runs answer which)."""
+
+    main: Study | None
+    plateau: Study | None  # the main study over more steps (`plateau_study`)
+    width: dict[int, Study]  # `width_studies`
+    batch: dict[int, Study]  # `batch_studies`
+    sl: dict[tuple, Arm]  # the SFT arms
 
 
-def _eval_curve(runs: list[Run], key: str) -> tuple[list[int], list[float], list[float]]:
-    """Seed mean and sd of an eval metric (rows at step 0 and every eval) per step."""
-    per: dict[int, list[float]] = {}
-    for r in runs:
-        for s, row in r.rows.items():
-            if is_number(row.get(key)):
-                per.setdefault(s, []).append(float(row[key]))
-    steps = sorted(per)
-    mean = [statistics.fmean(per[s]) for s in steps]
-    sd = [statistics.stdev(per[s]) if len(per[s]) > 1 else 0.0 for s in steps]
-    return steps, mean, sd
-
-
-def signal_share(a: Arm, full: Arm, sl: bool) -> tuple[float, float] | None:
-    """(bits of signal / trainable params, share of FullFT's held-out gain) of an arm at its best LR.
-
-    SL: bits = completion tokens trained on x the start held-out log-loss in bits/token (what the
-    demonstrations can still tell the starting policy); gain = start log-loss - final log-loss.
-    RL: bits = episodes x 1 bit (binary rewards); gain = final held-out pass@1 - start pass@1.
-    share = the arm's gain / FullFT's gain (1 = level with FullFT)."""
-
-    def gain(arm: Arm) -> float | None:
-        vals = []
-        for r in arm.best.runs:
-            start = r.summary.get("eval_logloss_start" if sl else "eval_pass1_start")
-            end = final_logloss(r) if sl else final_pass1(r)
-            if is_number(start) and end is not None:
-                vals.append(start - end if sl else end - start)
-        return statistics.fmean(vals) if vals else None
-
-    def bits(r: Run) -> float | None:
-        if sl:
-            h0 = r.summary.get("eval_logloss_start")
-            tokens = sum(row.get("sft/tokens", 0) for s, row in r.rows.items() if s >= 1)
-            return tokens * h0 / math.log(2) if is_number(h0) else None
-        return r.episodes_at(r.train_steps[-1]) if r.train_steps else None
-
-    g, gf = gain(a), gain(full)
-    b = [x for r in a.best.runs if (x := bits(r)) is not None]
-    if g is None or not gf or not b or not a.params:
-        return None
-    return statistics.fmean(b) / a.params, g / gf
-
-
-def fig_sl_rl(sl: dict[tuple, Arm], main: Study, path: Path) -> list[list[str]]:
-    """SL held-out log-loss and RL reward vs step per rank (best LR, seed band), and each rank's
-    share of FullFT's gain against its bits of signal per parameter. Returns that panel's table."""
-    fig, axes = _plt().subplots(1, 3, figsize=(17, 4.8))
-    sl_main = [a for a in sl.values() if a.best is not None and a.targets in (None, "all")]
-    rl_main = [a for a in main.main_arms if a.best is not None]
-    colors = _colors(
-        sl_main
-        + [a for a in rl_main if (a.rank, a.targets) not in {(x.rank, x.targets) for x in sl_main}]
-    )
-    for a in sl_main:
-        steps, m, sd = _eval_curve(a.best.runs, "eval/logloss")
-        c = colors[(a.rank, a.targets)]
-        axes[0].plot(steps, m, marker=".", color=c, label=f"{a.label}, lr {lr_tag(a.best.lr)}")
-        axes[0].fill_between(
-            steps,
-            [x - d for x, d in zip(m, sd)],
-            [x + d for x, d in zip(m, sd)],
-            color=c,
-            alpha=0.15,
-            lw=0,
-        )
-    for a in rl_main:
-        m = mean_curve(a.best.runs, "reward/mean", main.window)
-        sd = sd_curve(a.best.runs, "reward/mean", main.window)
-        c = colors[(a.rank, a.targets)]
-        xs = list(m)
-        axes[1].plot(xs, list(m.values()), color=c, label=f"{a.label}, lr {lr_tag(a.best.lr)}")
-        axes[1].fill_between(
-            xs, [m[s] - sd[s] for s in xs], [m[s] + sd[s] for s in xs], color=c, alpha=0.15, lw=0
-        )
-    rows = []
-    for kind, arms, full, marker in (
-        ("SL", sl_main, sl.get(("full", None)), "s"),
-        ("RL", rl_main, _arm(main, "full"), "o"),
-    ):
-        if full is None or full.best is None:
-            continue
-        for a in arms:
-            got = signal_share(a, full, kind == "SL")
-            if got is None:
-                continue
-            x, y = got
-            c = colors[(a.rank, a.targets)]
-            axes[2].scatter([x], [y], marker=marker, s=70, color=c, label=f"{kind}: {a.label}")
-            rows.append([kind, a.label, f"{a.params:,}", f"{x:.3g}", f"{y:.3f}"])
-    axes[2].axhline(1, color="black", lw=1)
-    axes[2].axvline(1, color="tab:red", ls=":", lw=1.5)
-    axes[2].set_xscale("log")
-    axes[0].set_title("SL: held-out log-loss at each rank's best LR")
-    axes[0].set_ylabel("held-out log-loss (nats/token; band: sd over seeds)")
-    axes[0].set_xlabel("step")
-    axes[1].set_title("RL: reward at each rank's best LR")
-    axes[1].set_ylabel(f"reward/mean (moving avg {main.window}; band: sd over seeds)")
-    axes[1].set_xlabel("step")
-    axes[2].set_title("share of FullFT's held-out gain vs signal per parameter")
-    axes[2].set_xlabel("bits of signal / trainable params (log; see the report)")
-    axes[2].set_ylabel("held-out gain / FullFT's (1 = level)")
-    for ax in axes:
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    _save(fig, path, "Supervised learning vs RL from the same starting policy")
-    return rows
-
-
-# ---------------------------------------------------------------------------------------------
-# The section
-
-
-def _walls(root: Path) -> list[list[str]]:
-    """A row per sweep directory that recorded its wall time (grpo_lora.sweep.WALL_TIMES)."""
-
-    rows = []
-    for f in sorted(root.rglob(WALL_TIMES)):
-        recs = [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
-        wall = sum(r["wall_s"] for r in recs)
-        ran = sum(r["finished"] for r in recs)
-        rows.append(
-            [
-                f"`{f.parent.relative_to(root.parent)}`",
-                str(len(recs)),
-                str(ran),
-                f"{wall / 60:.1f} min",
-            ]
-        )
-    return rows
-
-
-def section_claims(runs: list[Run], rl: list[Study], root: Path, out: Path) -> list[str]:
-    """Each claim's verdict with its numbers, then the width, batch and SL-vs-RL figures."""
+def evidence(runs: list[Run], rl: list[Study]) -> Evidence:
+    """Which of `runs` (and of their GRPO studies `rl`) answer which claim."""
     main = main_study(rl)
-    # SFT arms: their cells' rewards are -(held-out log-loss) (`report.final_score`); of SFT runs
+    # SFT arms: their cells' rewards are -(held-out log-loss) (`scores.final_score`); of SFT runs
     # with other settings, those on the main study's model, the most numerous setting
     sft = setting_groups([r for r in runs if r.command == "sft"])
     on_model = [g for g in sft if main is None or g[0].model == main.runs[0].model]
@@ -672,64 +463,83 @@ def section_claims(runs: list[Run], rl: list[Study], root: Path, out: Path) -> l
     width = width_studies(rl, main) if main else {}
     batch = batch_studies(rl, main) if main else {}
     long = plateau_study(rl, main) if main else None
+    return Evidence(main, long, width, batch, sl)
+
+
+def answers(ev: Evidence) -> list[Verdict]:
+    """Each claim's verdict, in the module doc's order."""
+    main, long = ev.main, ev.plateau
     none = Verdict("", "cannot tell", "needs GRPO runs.")
-    claims = [
+    return [
         at_horizons(claim_match, main, long) if main else none,
         at_horizons(claim_lr, main, long) if main else none,
         claim_targets(main) if main else none,
-        claim_batch(batch),
-        claim_sl_rl(sl, main),
-        claim_width(width),
+        claim_batch(ev.batch),
+        claim_sl_rl(ev.sl, main),
+        claim_width(ev.width),
     ]
-    md = ["## The claims, one by one\n", *(c.line() for c in claims), ""]
-    for kind, study in (("Main study", main), ("Plateau study (claims 1-2)", long)):
-        if study:
-            model, pps, episodes = _setup(study)
-            md.append(
-                f"{kind}: {model}, {pps} prompts x {study.runs[0].config.data.group_size} "
-                f"completions a step, {study.n_steps} steps ({episodes:,} episodes a run). "
-                + plateau(study)
-                + "\n"
-            )
-    if walls := _walls(root):
-        md += [
-            "Wall time of each sweep (summed over its launches):\n",
-            _table(["sweep", "launches", "points run", "wall time"], walls),
+
+
+def study_verdicts(study: Study) -> list[str]:
+    """One study's claims, each judged by this module's functions on held-out scores (one rule:
+    `stats.judge`): each LoRA rank against FullFT, its fitted best-LR ratio, targets at equal
+    rank; then the capacity argument (descriptive)."""
+    full = study.full
+    if full is None:
+        out = ["No finished FullFT runs: nothing to compare LoRA against."]
+    else:
+        arms = [a for a in study.lora_main if a.best is not None]
+        out = [
+            match_verdict(
+                a,
+                full,
+                f"{a.label} level with FullFT" + (" (claim 1)" if a.rank == 1 else ""),
+                study.margin,
+            ).sentence()
+            for a in arms
         ]
-    if len(width) >= 2:
-        title = "Width: rank-1 LoRA against FullFT, each at its best LR"
-        fig_setting(width, [1, "full"], out / "fig_width.png", "policy width (hidden size)", title)
-        md.append("\n### Width\n\n![width](fig_width.png)\n")
-    if len(batch) >= 2:
-        ranks = [*sorted({a.rank for s in batch.values() for a in s.lora_main}), "full"]
-        xlabel = "episodes a step (prompts x group), the same episodes in all"
-        title = "Batch size: each arm at its best LR"
-        fig_setting(batch, ranks, out / "fig_batch.png", xlabel, title)
-        md.append("\n### Batch size\n\n![batch](fig_batch.png)\n")
-    if main and any(a.best for a in sl.values()):
-        rows = fig_sl_rl(sl, main, out / "fig_sl_rl.png")
-        md += [
-            "\n### Supervised learning against RL\n\n![SL vs RL](fig_sl_rl.png)\n",
-            "Signal per parameter: RL = episodes x 1 bit (binary rewards); SL = completion tokens "
-            "x the start held-out log-loss in bits (what the demonstrations can still tell the "
-            "starting policy). Share = the arm's held-out gain (SL: log-loss fall; RL: pass@1 "
-            "rise) over FullFT's.\n",
-            _table(
-                ["", "arm", "trainable params", "bits / params", "share of FullFT's gain"], rows
-            ),
+        out += [
+            lr_verdict([a], full, f"Best LR ratio, {a.label} (claim 2: ~10x)").sentence()
+            for a in arms
         ]
-        md += section_sl_table(sl)
-    return md
+    out += [
+        targets_verdict(rank, group, f"Targets at rank {rank} (claim 3)", study.margin).sentence()
+        for rank, group in study.multi_target.items()
+    ]
+    if full is not None:
+        out += [
+            v
+            for a in study.lora_main
+            if (v := _capacity_verdict(a, full, study.window, study.margin))
+        ]
+    return out
 
 
-def section_sl_table(sl: dict[tuple, Arm]) -> list[str]:
-    """The SL arms' final held-out log-loss per LR (mean ± sd over seeds)."""
-    from grpo_lora.report import _per_lr_table
-
-    arms = [a for a in sl.values() if a.cells]
-
-    def text(c):
-        m, sd = c.reward
-        return "" if m is None else _pm((-m, sd), 4) + f" (n={len(c.rewards)})"
-
-    return ["\nSL final held-out log-loss (nats/token) per LR:\n", _per_lr_table(arms, text)]
+def _capacity_verdict(a: Arm, full: Arm, window: int, tol: float = MARGIN) -> str | None:
+    """Does a lasting gap to FullFT open only once the bits bound outgrows the parameters?"""
+    if a.best is None or not a.params:
+        return None
+    steps, xs, gaps = gap_series(a, full, window)
+    if not xs:
+        return None
+    opens = gap_opens(steps, xs, gaps, tol)
+    end = f"bits/params reached {xs[-1]:.3g} at step {steps[-1]} ({a.params:,} params)"
+    if opens is None:
+        text = f"no lasting gap below -{tol:.3f}; {end}"
+        text += (
+            "; consistent with the study's capacity argument."
+            if xs[-1] < 1
+            else "; the bits bound outgrew the parameters without a gap opening."
+        )
+    elif opens[1] >= 1:
+        text = (
+            f"a lasting gap opens at step {opens[0]}, bits/params {opens[1]:.3g} >= 1: "
+            f"consistent with the capacity argument; {end}."
+        )
+    else:
+        text = (
+            f"a lasting gap opens at step {opens[0]}, bits/params {opens[1]:.3g} < 1: "
+            f"the signal bound had not outgrown the parameters, so capacity (as the study "
+            f"counts it) does not explain it; {end}."
+        )
+    return f"Capacity, {a.label}: {text}"

@@ -1,8 +1,8 @@
 """Supervised fine-tuning (`grpo-lora sft`) of the policies GRPO trains, from the same recipe.
 
-The same starting policy (LoRA rank r on all/mlp/attn layers, or FullFT, `trainer.load_run_policy`),
-optimizer, schedule, run directory, metrics log and checkpoints as a GRPO run, so that SFT and GRPO
-can be compared point for point. One step:
+The same starting policy (LoRA rank r on all/mlp/attn layers, or FullFT,
+`grpo_lora.rl.state.load_run_policy`), optimizer, schedule, run directory, metrics log and
+checkpoints as a GRPO run, so that SFT and GRPO can be compared point for point. One step:
 
     batch k of the demonstrations (``sft.batch_size`` of them, in the seed's order)
     -> tokens: prompt, then completion + EOS -> mean NLL of the completion tokens -> AdamW step
@@ -26,24 +26,17 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from torch import Tensor, nn
 
-from grpo_lora.checkpoint import _reason, latest_checkpoint, save_checkpoint
+from grpo_lora.checkpoint import latest_checkpoint, one_line, save_checkpoint
 from grpo_lora.checkpoint import resume as resume_from_checkpoint
 from grpo_lora.config import Config, ConfigError, DataSection, OptimizerSection
 from grpo_lora.data import load_problems
-from grpo_lora.data.problems import jsonl_rows, seeded_batch
+from grpo_lora.data.jsonl import jsonl_rows
+from grpo_lora.data.problems import seeded_batch
 from grpo_lora.metrics import read_metrics
 from grpo_lora.optim import make_optimizer, make_scheduler
+from grpo_lora.rl.state import claim_run_dir, config_errors, load_run_policy, open_metrics
+from grpo_lora.rl.trainer import RunError, checkpoint_due, eval_due, progress
 from grpo_lora.tiny.build import sft_tensors
-from grpo_lora.trainer import (
-    RunError,
-    _progress,
-    checkpoint_due,
-    claim_run_dir,
-    config_errors,
-    eval_due,
-    load_run_policy,
-    open_metrics,
-)
 
 IGNORE = -100  # the label of a token the loss skips (prompt, padding), as in transformers
 DATA = ("tiny-arith", "jsonl")  # the data sets sft reads
@@ -219,7 +212,7 @@ def sft(cfg: Config, resume: bool = False, log=print) -> dict:
                 out[key] = heldout_logloss(model, *split, budget, dtype)
         return {**out, "time/eval_s": time.perf_counter() - t0} if out else {}
 
-    progress = _progress(cfg.logging.progress, cfg.schedule.steps, start, _describe)
+    show = progress(cfg.logging.progress, cfg.schedule.steps, start, _describe)
     done = start  # the last step whose update is complete and logged
     try:
         if start == 0:
@@ -247,7 +240,7 @@ def sft(cfg: Config, resume: bool = False, log=print) -> dict:
                     run_dir, step + 1, policy, optimizer, scheduler, cfg.checkpoint.keep
                 )
             done = step + 1
-            progress(row)
+            show(row)
     except Exception as e:
         metrics.close()
         raise _stopped(run_dir, done, e) from e
@@ -269,7 +262,7 @@ def _stopped(run_dir: Path, done: int, error: Exception) -> RunError:
     logging.getLogger("grpo_lora").error("the sft run stopped after step %d", done, exc_info=error)
     latest = latest_checkpoint(run_dir)
     where = f"from {latest.name}" if latest else "from step 0 (no checkpoint yet)"
-    return RunError(f"step {done + 1} failed: {_reason(error)}; --resume continues {where}")
+    return RunError(f"step {done + 1} failed: {one_line(error)}; --resume continues {where}")
 
 
 def _summary(cfg: Config, run_dir: Path, trainable: int, wall_s: float) -> dict:

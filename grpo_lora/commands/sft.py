@@ -1,6 +1,6 @@
-"""`grpo-lora sft RECIPE [key.sub=value ...] [--resume] [-v] [--dry-run]`, also `python -m grpo_lora.sft`:
+"""`grpo-lora sft RECIPE [key.sub=value ...] [--resume] [-v] [--dry-run]`, also `python -m grpo_lora sft`:
 supervised fine-tuning of the recipe's policy (LoRA or FullFT, as `grpo-lora train` would train it)
-on demonstrations (`grpo_lora.supervised`, docs/sft.md). It reads the training recipe format and the
+on demonstrations (`grpo_lora.rl.supervised`, docs/sft.md). It reads the training recipe format and the
 `sft` section; the GRPO-only settings (engine, algorithm, prompts and groups per step) are ignored.
 The run ends with one sentence for a person, then one JSON line (the run's summary) as the last line
 of stdout. Third-party log lines go to RUN_DIR/train.log unless -v shows them on the terminal."""
@@ -11,8 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from grpo_lora.commands.train import recipe_parser
 from grpo_lora.machine import configure_cpu_env
-from grpo_lora.train import recipe_parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,8 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     args = recipe_parser("grpo-lora sft", __doc__).parse_args(argv)
 
     from grpo_lora.config import ConfigError, load_config
-    from grpo_lora.supervised import check_data, sft
-    from grpo_lora.trainer import RunError
+    from grpo_lora.rl.supervised import check_data, sft
+    from grpo_lora.rl.trainer import RunError
 
     try:
         cfg = load_config(args.recipe, args.overrides)

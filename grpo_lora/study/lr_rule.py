@@ -1,4 +1,5 @@
-"""`grpo-lora lr --model PATH_OR_NAME [--lora]`: suggest a learning rate from the published rule.
+"""The published learning-rate rule that `grpo-lora lr --model PATH_OR_NAME [--lora]` prints
+(`grpo_lora.commands.lr`): a learning rate from the model's width and whether it is LoRA.
 
 The rule (our own code, from two published sources):
 
@@ -26,9 +27,7 @@ built-in table `KNOWN_MODELS` (no network).
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,46 +153,3 @@ def suggest(info: ModelInfo, lora: bool, steps: int | None = None) -> Suggestion
         short = steps is not None and steps < 100
         mult = SHORT_RUN_MULTIPLIER if short else LORA_MULTIPLIER
     return Suggestion(lr_full * mult, lr_full, mult, exponent, family, notes)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="grpo-lora lr",
-        description="Suggest a learning rate (LoRA Without Regret's 10x rule, tinker-cookbook's width law).",
-    )
-    parser.add_argument("--model", required=True, help="`tiny`, a local model dir, or a hub name")
-    parser.add_argument("--lora", action="store_true", help="LoRA (default: full fine-tuning)")
-    parser.add_argument(
-        "--steps", type=int, default=None, help="run length; < 100 uses 15x for LoRA"
-    )
-    args = parser.parse_args(argv)
-    try:
-        info = model_info(args.model)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    s = suggest(info, args.lora, args.steps)
-    what = "LoRA" if args.lora else "full fine-tuning"
-    print(f"suggested learning rate for {what} of {info.name}: {s.lr:.3g}")
-    print(
-        f"  model: hidden_size {info.hidden_size}, model_type {info.model_type or '?'} (from {info.source})"
-    )
-    if s.exponent is not None:
-        print(
-            f"  FullFT LR = 5e-5 x (2000 / {info.hidden_size}) ^ {s.exponent} [{s.family} family] "
-            f"= {s.lr_fullft:.3g}   (tinker-cookbook hyperparam_utils.get_lr, formula version)"
-        )
-    else:
-        print("  FullFT LR = 5e-5 (no calibrated width exponent for this family)")
-    if args.lora:
-        print(
-            f"  LoRA LR = {s.multiplier:g} x FullFT LR   (LoRA Without Regret, Schulman et al. 2025: "
-            "~10x, 9.8x fitted; ~15x under ~100 steps; alpha 32 with 1/r scaling)"
-        )
-    for n in s.notes:
-        print(f"  note: {n}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

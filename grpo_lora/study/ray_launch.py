@@ -1,9 +1,9 @@
 """`grpo-lora sweep SWEEP.yaml --ray [ADDRESS]`: a sweep's trainers as Ray tasks (docs/ray.md).
 
 Each launch unit of the sweep (one point, or a pack) runs the SAME command line as a local sweep
-(`python -m grpo_lora.train ...`, `grpo_lora.sweep.command_for`), as a subprocess of a Ray task that
-asks for its resources: one GPU (with its node's share of the cores) where the cluster has GPUs,
-else a share of the CPU cores. Ray decides the node; the sweep decides how many run at once
+(`python -m grpo_lora train ...`, `grpo_lora.study.launch.command_for`), as a subprocess of a Ray
+task that asks for its resources: one GPU (with its node's share of the cores) where the cluster
+has GPUs, else a share of the CPU cores. Ray decides the node; the sweep decides how many run at once
 (`--parallel`) and keeps all of its bookkeeping (skip finished, resume crashed, `failed.json`,
 extension rounds): the task only runs the command, appends its output to the point's
 `OUT/logs/NAME.log` and returns its exit code. So the run directories, the logs, the sweep's current
@@ -22,6 +22,7 @@ import os
 import subprocess
 import tempfile
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def import_ray():
     return ray
 
 
-def forwarded_env(environ: os._Environ | dict | None = None) -> dict[str, str]:
+def forwarded_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables of `environ` (default: this process's) that the trainers get on any node."""
     environ = os.environ if environ is None else environ
     return {k: v for k, v in environ.items() if k.startswith(ENV_PREFIXES) and k not in ENV_OWN}
