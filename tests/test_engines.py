@@ -7,11 +7,14 @@ the sampled tokens must be the teacher-forced log-probs of the same tokens (fp32
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from conftest import random_adapter
 
 from grpo_lora.engines import EngineError, Sampling, make_engine
+from grpo_lora.engines.vllm import VLLMEngine
 from grpo_lora.policy import load_policy
 from grpo_lora.rl.batch import make_batch
 from grpo_lora.rl.logprobs import token_logprobs
@@ -148,6 +151,18 @@ def test_served_rank_is_the_next_capacity_vllm_accepts():
 def test_missing_model_directory_is_a_clear_error(kind, tmp_path):
     with pytest.raises(EngineError, match="does not exist"):
         make_engine(kind, str(tmp_path / "nope"))
+
+
+@pytest.mark.engine
+def test_the_vllm_engine_runs_in_this_process_under_the_external_launcher(engine):
+    """The arrangement of a GPU run, on this CPU too (docs/vllm.md): the engine core in the trainer's
+    process, vLLM's external_launcher executor, which leaves no launcher variable behind."""
+    if not isinstance(engine, VLLMEngine):
+        pytest.skip("vLLM only")
+    core = engine.llm.llm_engine
+    assert core.vllm_config.parallel_config.distributed_executor_backend == "external_launcher"
+    assert type(core.engine_core).__name__ == "InprocClient"
+    assert "RANK" not in os.environ and "MASTER_PORT" not in os.environ
 
 
 @pytest.mark.engine

@@ -126,6 +126,9 @@ def test_sigkill_mid_step_then_resume(tmp_path, straight_run):
 
 
 def test_two_processes_each_sample_their_own_shard(tmp_path, tiny_path):
+    """Under `accelerate launch`, each process's own vLLM engine (in-process, external_launcher: the
+    arrangement of a GPU run) serves the adapter its trainer has just pushed, and the two sample
+    different prompts and completions."""
     run_dir = tmp_path / "run"
     cmd = [
         *TWO_PROCESSES,
@@ -135,7 +138,8 @@ def test_two_processes_each_sample_their_own_shard(tmp_path, tiny_path):
         str(ROOT / "recipes" / "tiny_lora_r1.yaml"),
         f"run_dir={run_dir}",
         *FAST,
-        "schedule.steps=2",
+        "schedule.steps=3",
+        "optimizer.lr=1e-2",  # a large step: an engine one adapter behind would show a wide gap
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -150,14 +154,18 @@ def test_two_processes_each_sample_their_own_shard(tmp_path, tiny_path):
         ]
         for r in (0, 1)
     ]
-    for step in (1, 2):
+    for step in (1, 2, 3):
         ids = [{row["problem"] for row in shard if row["step"] == step} for shard in shards]
         assert len(ids[0]) == len(ids[1]) == 2  # 4 prompts per step split over 2 processes
         assert not ids[0] & ids[1], "the two processes must sample different prompts"
+        texts = [[row["completion"] for row in shard if row["step"] == step] for shard in shards]
+        assert texts[0] != texts[1], "the two processes must sample different completions"
     rows = read_metrics(run_dir)
-    assert [r["step"] for r in rows] == [0, 1, 2]
+    assert [r["step"] for r in rows] == [0, 1, 2, 3]
     for row in rows[1:]:  # gradients were all-reduced: both processes hold the same weights
         assert row["dist/param_sum_max"] == row["dist/param_sum_min"]
+        # the largest gap over both processes: each engine serves its trainer's latest adapter
+        assert row["engine/logp_diff_max"] < 1e-3, row
 
 
 def test_existing_run_dir_needs_resume(tmp_path, tiny_path):

