@@ -6,6 +6,7 @@ crash loses at most the step in flight; on resume the rows after the checkpoint 
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from pathlib import Path
@@ -70,10 +71,15 @@ def _jsonable(v):
 
 
 def read_metrics(run_dir: str | Path, tolerant: bool = False) -> list[dict]:
-    """The rows of a run's metrics.jsonl. ``tolerant`` drops a half-written last line (a run killed
-    mid-write) instead of raising; a bad line anywhere else always raises."""
+    """The rows of a run's metrics.jsonl (or of metrics.jsonl.gz, a finished run's record as the
+    repository keeps it: `grpo_lora.study.runs.save_records`). ``tolerant`` drops a half-written
+    last line (a run killed mid-write) instead of raising; a bad line anywhere else always raises."""
     path = Path(run_dir) / "metrics.jsonl"
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    if not path.exists() and path.with_suffix(".jsonl.gz").exists():
+        text = gzip.decompress(path.with_suffix(".jsonl.gz").read_bytes()).decode()
+    else:
+        text = path.read_text()
+    lines = [line for line in text.splitlines() if line.strip()]
     rows = []
     for i, line in enumerate(lines):
         try:

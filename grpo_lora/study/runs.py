@@ -13,8 +13,10 @@ What the report reads of a whole runs directory is a `Found`: its finished runs 
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import shutil
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -70,7 +72,7 @@ def read_json(path: Path) -> dict:
 def read_rows(run_dir: Path) -> list[dict]:
     """The metrics of a run that may be in flight or killed: none yet gives [], and a half-written
     last line is dropped. The sweep polls this while the trainer appends; the report uses it too."""
-    if not (Path(run_dir) / "metrics.jsonl").exists():
+    if not any((Path(run_dir) / f).exists() for f in ("metrics.jsonl", "metrics.jsonl.gz")):
         return []
     return read_metrics(run_dir, tolerant=True)
 
@@ -251,7 +253,9 @@ def load_runs(root: Path) -> tuple[list[Run], list[Path], list[tuple[Path, str]]
         d = cfg.parent
         if "checkpoints" in d.relative_to(root).parts:
             continue
-        if not (d / "metrics.jsonl").exists() and not (d / "manifest.json").exists():
+        if not any(
+            (d / f).exists() for f in ("metrics.jsonl", "metrics.jsonl.gz", "manifest.json")
+        ):
             continue
         if not (d / "summary.json").exists():
             if not (d / FAILED).exists():
@@ -277,6 +281,34 @@ class Found:
     @classmethod
     def scan(cls, runs_dir: Path) -> Found:
         return cls(runs_dir, *load_runs(runs_dir), load_failures(runs_dir))
+
+
+RECORD_FILES = ("config.yaml", "manifest.json", "summary.json")  # beside the gzipped metrics
+
+
+def save_records(root: Path, dest: Path) -> int:
+    """Copy each finished run's record under `root` to the same place under `dest`: config,
+    manifest, summary and metrics (gzipped, byte-stable: no timestamp in the header), and each
+    sweep's record and wall times; no checkpoints, samples or logs. The report remade from
+    `dest` is the report of `root`. Returns how many runs were copied."""
+    runs, _, _ = load_runs(root)
+    for run in runs:
+        out = dest / run.path.relative_to(root)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in RECORD_FILES:
+            if (run.path / name).exists():
+                shutil.copyfile(run.path / name, out / name)
+        plain, packed = run.path / "metrics.jsonl", run.path / "metrics.jsonl.gz"
+        if plain.exists():
+            (out / packed.name).write_bytes(gzip.compress(plain.read_bytes(), mtime=0))
+        else:  # a record already
+            shutil.copyfile(packed, out / packed.name)
+    for name in (SWEEP_RECORD, WALL_TIMES):
+        for f in root.rglob(name):
+            target = dest / f.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, target)
+    return len(runs)
 
 
 def wall_times(root: Path) -> dict[Path, list[dict]]:
