@@ -52,11 +52,12 @@ def served_rank(rank: int) -> int:
 def launcher_env():
     """The launcher's variables that vLLM's external_launcher reads, as a world of one where no
     launcher set them (a free port each time), restored on exit."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = str(sock.getsockname()[1])
     alone = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1"}
-    added = {k: v for k, v in {**alone, "MASTER_PORT": port}.items() if k not in os.environ}
+    added = {k: v for k, v in alone.items() if k not in os.environ}
+    if "MASTER_PORT" not in os.environ:  # a launcher set one; else a free port of our own
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            added["MASTER_PORT"] = str(sock.getsockname()[1])
     os.environ.update(added)
     try:
         yield
