@@ -416,3 +416,21 @@ def test_runs_that_differ_outside_the_key_are_not_merged(tmp_path):
     }
     headings = [s.heading for s in studies(found)]
     assert " (algorithm.loss.kind = ppo, lora.dropout = 0.0)" in headings
+
+
+def test_machine_time_counts_a_pack_once_and_survives_a_killed_launch(tmp_path):
+    """A sweep's machine time from its runs' own records: a pack of K points is one process (its
+    wall time once, not K times), a run alone is its own; no launch record is needed (a launch
+    killed at a session's end writes none)."""
+    sweep = tmp_path / "study" / "plateau"
+    pack = ["python", "-m", "grpo_lora", "train", "r.yaml", "--point", "a", "--point", "b"]
+    for name, argv, wall in (("a", pack, 100.0), ("b", pack, 101.0), ("c", ["train"], 40.0)):
+        _write_run(sweep / name, 1, "all", 1e-3, 0, 0.5)
+        manifest = json.loads((sweep / name / "manifest.json").read_text())
+        (sweep / name / "manifest.json").write_text(json.dumps(manifest | {"argv": argv}))
+        summary = json.loads((sweep / name / "summary.json").read_text())
+        (sweep / name / "summary.json").write_text(json.dumps(summary | {"wall_s": wall}))
+    found, _, _ = runs.load_runs(tmp_path / "study")
+    assert runs.process_times(found) == {sweep: 141.0}
+    text = report.write_report(tmp_path / "study", tmp_path / "out").read_text()
+    assert "| `plateau` | 3 | 2.4 min | 0 | n/a |" in text

@@ -243,7 +243,7 @@ def section_claims(runs: list[Run], rl: list[Study], root: Path, out: Path) -> l
                 + plateau(study)
                 + "\n"
             )
-    md += section_walls(root)
+    md += section_walls(root, runs)
     if len(ev.width) >= 2:
         title = "Width: rank-1 LoRA against FullFT, each at its best LR"
         path = out / "fig_width.png"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from grpo_lora.study.arms import Arm, LrCell
 from grpo_lora.study.curves import BITS_PER_EPISODE, bits_excluding_zero_signal
-from grpo_lora.study.runs import Found, Run, is_number, lr_tag, wall_times
+from grpo_lora.study.runs import Found, Run, is_number, lr_tag, process_times, wall_times
 from grpo_lora.study.scores import final_reward
 from grpo_lora.study.studies import Study
 
@@ -192,22 +192,28 @@ def section_table(study: Study) -> list[str]:
     return [f"\n## (d) Per-rank table{study.heading}\n", table(header, rows)]
 
 
-def section_walls(root: Path) -> list[str]:
-    """Each sweep's wall time, summed over its launches (`runs.wall_times`), when any recorded it."""
+def section_walls(root: Path, runs: list[Run]) -> list[str]:
+    """Each sweep's machine time: its finished runs' trainer processes (`runs.process_times`, which
+    a killed launch does not erase) and its launches' wall time (`runs.wall_times`), where recorded."""
+    procs, walls = process_times(runs), wall_times(root)
     rows = [
         [
-            f"`{d.relative_to(root.parent)}`",
-            str(len(recs)),
-            str(sum(r["finished"] for r in recs)),
-            f"{sum(r['wall_s'] for r in recs) / 60:.1f} min",
+            f"`{d.relative_to(root)}`",
+            str(sum(r.path.parent == d for r in runs)),
+            f"{procs[d] / 60:.1f} min" if d in procs else "n/a",
+            str(len(walls.get(d, []))),
+            f"{sum(r['wall_s'] for r in walls[d]) / 60:.1f} min" if d in walls else "n/a",
         ]
-        for d, recs in wall_times(root).items()
+        for d in sorted(set(procs) | set(walls))
     ]
     if not rows:
         return []
     return [
-        "Wall time of each sweep (summed over its launches):\n",
-        table(["sweep", "launches", "points run", "wall time"], rows),
+        "Machine time of each sweep: its finished runs' trainer processes (a pack's once), and the "
+        "wall time of the launches that ended (a killed launch records none):\n",
+        table(
+            ["sweep", "finished runs", "trainer processes", "launches", "launch wall time"], rows
+        ),
     ]
 
 
