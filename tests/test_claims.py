@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -288,7 +289,8 @@ def test_report_has_the_claims_and_figures(study_dir, tmp_path):
     assert "Main study: tiny, 8 prompts x 8 completions a step, 20 steps" in text
     assert "Plateau study (claims 1-2): tiny, 8 prompts x 8 completions a step, 40 steps" in text
     assert "FullFT has plateaued by step 20" in text and "FullFT has plateaued by step 40" in text
-    assert "| `" + study_dir.name + "/rl` | 2 | 34 | 15.0 min |" in text
+    # the rl sweep: its runs' own process times, then its two launches' 600 + 300 s
+    assert re.search(r"\| `rl` \| \d+ \| [\d.]+ min \| 2 \| 15\.0 min \|", text)
     for fig in ("fig_width.png", "fig_batch.png", "fig_sl_rl.png"):
         assert (tmp_path / fig).stat().st_size > 10_000, fig
     assert "SL final held-out log-loss" in text and "0.4100 ± 0.0141 (n=2)" in text
