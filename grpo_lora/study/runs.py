@@ -316,15 +316,14 @@ def process_times(runs: list[Run]) -> dict[Path, float]:
     records: a process's wall time (`summary.json`'s `wall_s`) counts once, though each of a pack's
     points records it (the pack is its manifest's argv). Unlike `wall_times`, it survives a launch
     that was killed: what finished counts, the work lost with the killed process does not."""
-    procs: dict[tuple, float] = {}
+    procs: dict[tuple[Path, object], float] = {}
     for run in runs:
         argv = run.manifest.get("argv") or []
-        key = (run.path.parent, *argv) if "--point" in argv else (run.path,)
+        key = (run.path.parent, tuple(argv) if "--point" in argv else run.path.name)
         procs[key] = max(procs.get(key, 0.0), float(run.summary.get("wall_s") or 0.0))
     out: dict[Path, float] = {}
-    for key, s in procs.items():
-        d = key[0] if len(key) > 1 else key[0].parent
-        out[d] = out.get(d, 0.0) + s
+    for (sweep, _), s in procs.items():
+        out[sweep] = out.get(sweep, 0.0) + s
     return out
 
 
