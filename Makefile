@@ -6,7 +6,7 @@ EXTRA ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(EXTRA)
 
-.PHONY: install demo test lint format study gpu-check
+.PHONY: install demo test lint format study study-smollm2 gpu-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ study: install
 	  pack=$$(case $$s in sft) ;; plateau*) echo "--pack 9" ;; *) echo "--pack 6" ;; esac); \
 	  $(BIN)/grpo-lora sweep recipes/study/$$s.yaml $$pack || status=1; \
 	done; $(BIN)/grpo-lora report runs/study && exit $$status
+
+# The study on SmolLM2-135M-Instruct (docs/study_smollm2.md): rank 1 and FullFT, rank 16, then rank 1
+# on MLP-only and attention-only. Each point's record lands in docs/study_smollm2/runs/ as it finishes
+# (commit them: a sweep started elsewhere restores and skips them); the report is remade from there.
+STUDY_SMOLLM2 ?= rank1 rank16 targets
+study-smollm2: install
+	@status=0; for s in $(STUDY_SMOLLM2); do \
+	  $(BIN)/grpo-lora sweep recipes/study_smollm2/$$s.yaml --pack 3 || status=1; \
+	done; $(BIN)/grpo-lora report docs/study_smollm2/runs --out docs/study_smollm2 && exit $$status
 
 # the one check to run on a GPU machine (docs/gpu.md); never part of CI's tests
 gpu-check: install

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from grpo_lora.data import TASKS
+from grpo_lora.data.templates import TEMPLATES
 from grpo_lora.machine import resolve_dtype
 
 
@@ -134,6 +135,13 @@ class DataSection(Section):
     """tiny-arith only: the most numbers in a chain; None = the embedded policy's (4)."""
     max_operand: int | None = Field(None, ge=1)
     """tiny-arith only: operands are drawn from 1..max_operand; None = the embedded policy's (20)."""
+    word_fraction: float | None = Field(None, ge=0, le=1)
+    """tiny-arith only: the share of two-number problems asked as a word problem ("Dee has 2 coins
+    and gets 2. How many now?"); None = the embedded policy's (0.3)."""
+    answer_example: bool = False
+    """chat and plain templates: follow the answer instruction with a filled-in final line
+    ("#### 42"), which tells a model that cannot state the answer's form from one that cannot find
+    the answer (grpo_lora/data/templates.py)."""
 
     @field_validator("name")
     @classmethod
@@ -164,6 +172,19 @@ class DataSection(Section):
         self.difficulty()  # fails here, at load, on a bad combination
         return self
 
+    @model_validator(mode="after")
+    def _example_needs_instruction(self):
+        if not self.answer_example:
+            return self
+        if self.name == "jsonl":
+            raise ValueError("answer_example: jsonl rows hold whole prompts; write it into them")
+        if self.template not in TEMPLATES[:2]:
+            raise ValueError(
+                f"answer_example: the {self.template!r} template has no answer instruction to "
+                f"illustrate; use {' or '.join(TEMPLATES[:2])}"
+            )
+        return self
+
     @field_validator("heldout_size")
     @classmethod
     def _heldout_unseen(cls, size, info):
@@ -182,7 +203,7 @@ class DataSection(Section):
         embedded policy's defaults."""
         from grpo_lora.tiny.task import Difficulty  # lazy: a plain-Python module, kept out of here
 
-        knobs = ("min_terms", "max_terms", "max_operand")
+        knobs = ("min_terms", "max_terms", "max_operand", "word_fraction")
         chosen = {k: v for k in knobs if (v := getattr(self, k)) is not None}
         if chosen and self.name != "tiny-arith":
             raise ValueError(f"{next(iter(chosen))}: only tiny-arith has a difficulty")

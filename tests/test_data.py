@@ -135,6 +135,50 @@ def test_tiny_arith_renders_its_questions_with_a_template(chat_tokenizer, templa
         assert "#### N" in ps.heldout[0].prompt  # GSM8K's answer instruction
 
 
+def test_answer_example_shows_a_filled_in_final_line():
+    cfg = load_config(None, ["data.template=plain", "data.heldout_size=8"])
+    shown = load_config(
+        None, ["data.template=plain", "data.heldout_size=8", "data.answer_example=1"]
+    )
+    plain, example = load_problems(cfg.data), load_problems(shown.data)
+    for a, b in zip(plain.heldout, example.heldout):
+        assert (
+            b.prompt == a.prompt + " For example, if the answer is 42, the last line is:\n#### 42"
+        )
+        assert (a.id, a.gold) == (b.id, b.gold)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["data.answer_example=1"], "'tiny' template has no answer instruction"),
+        (["data.answer_example=1", "data.template=raw"], "'raw' template has no answer"),
+        (["data.answer_example=1", "data.name=jsonl", "data.source=x.jsonl"], "whole prompts"),
+    ],
+)
+def test_answer_example_needs_an_instruction(overrides, message):
+    from grpo_lora.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)
+
+
+def test_a_spent_difficulty_says_so_rather_than_hanging():
+    # two numbers up to 10 and no word problems: 155 distinct questions, fewer than the 512 that
+    # every training draw keeps out of its way
+    cfg = load_config(
+        None,
+        ["data.max_terms=2", "data.max_operand=10", "data.word_fraction=0", "data.heldout_size=8"],
+    )
+    with pytest.raises(
+        ValueError, match=r"512 held-out problems: no new question .* beyond the 155"
+    ):
+        load_problems(cfg.data)
+    # with word problems the same numbers have room: SmolLM2's recipes use them
+    cfg = load_config(None, ["data.max_terms=2", "data.max_operand=10", "data.heldout_size=8"])
+    assert len(load_problems(cfg.data).heldout) == 8
+
+
 def test_tiny_arith_chat_needs_a_tokenizer():
     cfg = load_config(None, ["data.template=chat"])
     with pytest.raises(ValueError, match="needs a tokenizer"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -124,6 +125,29 @@ def test_study_files_load_with_their_stated_budgets(monkeypatch):
     for name, spec in specs.items():
         assert spec.lr_grid.points_per_decade == 4, name
         assert all(spec.lrs_for(r) == shared for r in spec.ranks), name
+
+
+def test_smollm2_study_files_keep_their_records_and_pin_fp32(monkeypatch):
+    monkeypatch.chdir(REPO)
+    files = sorted((REPO / "recipes" / "study_smollm2").glob("*.yaml"))
+    assert [f.stem for f in files] == ["rank1", "rank16", "targets"]
+    arms = set()
+    for f in files:
+        spec = sweep_file.load_sweep(f)
+        assert spec.out_dir == f"runs/study_smollm2/{f.stem}"
+        assert spec.records == f"docs/study_smollm2/runs/{f.stem}"
+        assert spec.seeds == [0, 1] and spec.confirm_seeds == [2, 3, 4, 5]
+        points = sweep_file.expand(spec)
+        arms |= {(p.rank, p.targets) for p in points}
+        for cfg in sweep_file.point_configs(spec, points).values():
+            # fp32 whatever the CPU, so that points run on different machines pool
+            assert cfg.model.dtype == "float32" and cfg.model.path == "smollm2-135m"
+            assert (cfg.schedule.steps, cfg.data.prompts_per_step, cfg.data.heldout_size) == (
+                60,
+                3,
+                128,
+            )
+    assert arms == {(1, "all"), ("full", None), (16, "all"), (1, "mlp"), (1, "attn")}
 
 
 def test_log_grid_centres_lora_at_10x_fullft(tmp_path):
@@ -375,6 +399,41 @@ def test_skip_finished_and_resume_crashed(tmp_path, monkeypatch):
     # everything finished: a third launch runs nothing
     out = launch.run_sweep(spec, train_cmd=FAKE, console=_quiet(), poll_s=0.02)
     assert {o.status for o in out} == {"skipped"} and len(_calls(log)) == 5
+
+
+def test_records_are_kept_as_points_finish_and_a_new_machine_skips_them(
+    tmp_path, monkeypatch, capsys
+):
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_TRAIN_LOG", str(log))
+    monkeypatch.setenv("FAKE_TRAIN_CRASH", "full-lr1e-04-s1:3")  # dies after step 3
+    records = tmp_path / "docs" / "records"
+    spec = _spec(tmp_path, ranks=[1, "full"], lrs={"full": [1e-4], "lora": [1e-3]})
+    spec_path = tmp_path / "sweep.yaml"
+    spec_path.write_text(yaml.safe_dump(spec.model_dump() | {"records": str(records)}))
+    fake = " ".join(FAKE)
+    assert sweep.main([str(spec_path), "--train-cmd", fake]) == 1  # one point failed
+    # each finished point's record, written as it finished; nothing of the failed one
+    kept = sorted(d.name for d in records.iterdir() if d.is_dir())
+    assert kept == ["full-lr1e-04-s0", "r1-all-lr1e-03-s0", "r1-all-lr1e-03-s1"]
+    for name in kept:
+        got = sorted(f.name for f in (records / name).iterdir())
+        assert got == ["config.yaml", "manifest.json", "metrics.jsonl.gz", "summary.json"]
+    assert (records / runs.SWEEP_RECORD).exists() and (records / runs.WALL_TIMES).exists()
+
+    # a new machine: no run directories at all. The recorded points are restored and skipped;
+    # only the one that never finished runs (from step 0: its checkpoints were not recorded)
+    shutil.rmtree(spec.out_dir)
+    monkeypatch.delenv("FAKE_TRAIN_CRASH")
+    assert sweep.main([str(spec_path), "--train-cmd", fake]) == 0
+    assert "3 finished points restored" in capsys.readouterr().err
+    calls = _calls(log)[4:]
+    assert len(calls) == 1 and "--resume" not in calls[0]
+    assert any(a.endswith("full-lr1e-04-s1") for a in calls[0])
+    assert len([d for d in records.iterdir() if d.is_dir()]) == 4
+    # the report of the records is the report of the runs
+    found = runs.load_runs(Path(spec.out_dir))[0]
+    assert len(found) == len(runs.load_runs(records)[0]) == 4
 
 
 def test_failed_point_is_recorded_and_the_others_go_on(tmp_path, monkeypatch, capsys):

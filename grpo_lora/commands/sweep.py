@@ -10,6 +10,7 @@ import os
 import shlex
 import sys
 import time
+from pathlib import Path
 
 from grpo_lora.machine import available_memory_mb
 from grpo_lora.study import ray_launch
@@ -22,6 +23,7 @@ from grpo_lora.study.launch import (
     record_wall_time,
     run_sweep,
 )
+from grpo_lora.study.runs import restore_records, save_records
 from grpo_lora.study.sweep_file import expand, load_sweep, point_configs
 
 LOCAL_RAY = "local"  # `--ray` without an address: a new Ray instance on this machine
@@ -142,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
             "error: --pack packs GRPO points; an sft sweep runs its points alone", file=sys.stderr
         )
         return 2
+    if spec.records and (restored := restore_records(Path(spec.records), Path(spec.out_dir))):
+        console.print(
+            f"{len(restored)} finished points restored from their records in {spec.records}",
+            **PLAIN,
+        )
     train_cmd = shlex.split(args.train_cmd) if args.train_cmd else default_train_cmd(spec)
     if args.dry_run:
         configs = point_configs(spec, points)
@@ -164,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wall_s = time.monotonic() - t0
     record_wall_time(spec.out_dir, outcomes, wall_s, pack, args.parallel)
+    if spec.records:  # the sweep's own record and wall times beside its points' records
+        save_records(Path(spec.out_dir), Path(spec.records))
     lines = closing_lines(outcomes, spec.out_dir, wall_s)
     for line in lines:
         console.print(line, **PLAIN)

@@ -51,6 +51,7 @@ class HubDataset:
             tokenizer=tokenizer,
             n_heldout=data.heldout_size,
             max_train=data.max_train,
+            example=data.answer_example,
         )
 
     def load(
@@ -62,6 +63,7 @@ class HubDataset:
         n_heldout: int = 256,
         seed: int = 0,
         max_train: int | None = None,
+        example: bool = False,
     ) -> ProblemSet:
         """This dataset, from ``source`` (default: `hub_id`), as a `ProblemSet`.
 
@@ -77,7 +79,8 @@ class HubDataset:
         A held-out split longer than ``n_heldout`` is cut to a seeded sample of ``n_heldout``
         problems, kept in source order. ``max_train`` cuts train the same way (after any held-out
         slice is removed), so both are pure functions of (source, seed). Prompts are rendered with
-        ``template`` (`grpo_lora.data.templates`); ``chat`` needs ``tokenizer``.
+        ``template`` (`grpo_lora.data.templates`; ``example`` adds a filled-in final line to the
+        instruction); ``chat`` needs ``tokenizer``.
         """
         name = self.name
         if n_heldout < 0:
@@ -112,8 +115,8 @@ class HubDataset:
         label = name if source is None else f"{name}:{source}"
         return ProblemSet(
             label,
-            self._problems(train, template, tokenizer),
-            self._problems(heldout, template, tokenizer),
+            self._problems(train, template, tokenizer, example),
+            self._problems(heldout, template, tokenizer, example),
         )
 
     def _rows(self, ds, where: str, id_prefix: str) -> list[Row]:
@@ -132,9 +135,9 @@ class HubDataset:
             rows.append((f"{id_prefix}-{i}", str(q), str(g)))
         return rows
 
-    def _problems(self, rows: list[Row], template: str, tokenizer) -> list[Problem]:
+    def _problems(self, rows: list[Row], template: str, tokenizer, example) -> list[Problem]:
         return [
-            Problem(i, format_prompt(q, template, tokenizer, self.grader), g, self.grader)
+            Problem(i, format_prompt(q, template, tokenizer, self.grader, example), g, self.grader)
             for i, q, g in rows
         ]
 

@@ -24,6 +24,15 @@ INSTRUCTIONS = {
     "deepmath": "Solve the problem step by step. Put the final answer in \\boxed{}.",
 }
 
+# `data.answer_example`: the instruction followed by one filled-in final line, so that a start
+# pass@1 measured with it tells a model that cannot state the answer's form from one that cannot
+# find the answer (an instruct model may otherwise copy '#### N' literally).
+EXAMPLES = {
+    "gsm8k": "For example, if the answer is 42, the last line is:\n#### 42",
+    "math": "For example, if the answer is 42, end with \\boxed{42}.",
+    "deepmath": "For example, if the answer is 42, end with \\boxed{42}.",
+}
+
 
 def check_template(template: str, tokenizer=None, dataset: str = "math") -> None:
     """Raise a one-line ``ValueError`` unless ``template`` can be rendered for ``dataset`` with
@@ -49,13 +58,21 @@ def check_template(template: str, tokenizer=None, dataset: str = "math") -> None
             )
 
 
-def format_prompt(question: str, template: str, tokenizer=None, dataset: str = "math") -> str:
-    """The prompt for ``question`` under ``template``; ``dataset`` picks the answer instruction.
+def format_prompt(
+    question: str, template: str, tokenizer=None, dataset: str = "math", example: bool = False
+) -> str:
+    """The prompt for ``question`` under ``template``; ``dataset`` picks the answer instruction,
+    and ``example`` adds a filled-in final answer after it (`EXAMPLES`).
 
     >>> print(format_prompt("What is 2+3?", "plain", dataset="gsm8k"))
     What is 2+3?
     <BLANKLINE>
     Solve the problem step by step. End with a line '#### N', N being the final answer.
+    >>> print(format_prompt("What is 2+3?", "plain", dataset="gsm8k", example=True))
+    What is 2+3?
+    <BLANKLINE>
+    Solve the problem step by step. End with a line '#### N', N being the final answer. For example, if the answer is 42, the last line is:
+    #### 42
     >>> format_prompt("What is 2+3?", "raw")
     'What is 2+3?'
     """
@@ -63,6 +80,8 @@ def format_prompt(question: str, template: str, tokenizer=None, dataset: str = "
     if template == "raw":
         return question
     text = f"{question}\n\n{INSTRUCTIONS[dataset]}"
+    if example:
+        text += f" {EXAMPLES[dataset]}"
     if template == "plain":
         return text
     messages = [{"role": "user", "content": text}]

@@ -25,27 +25,28 @@ def tiny_arith(
     tokenizer=None,
     difficulty=None,
     n_val: int = 0,
+    example: bool = False,
 ) -> ProblemSet:
     """``n_train`` training problems, the first ``n_heldout`` held-out ones and ``n_val`` val ones.
 
     ``difficulty`` is a `grpo_lora.tiny.task.Difficulty` (None = the embedded policy's). ``val``:
     the next ``n_val`` problems of the training stream whose questions the training set does not
-    hold."""
+    hold. ``example``: the instruction shows a filled-in final line (`format_prompt`)."""
     # lazy: importing the grpo_lora.tiny package loads torch, which the registry must not need
-    from grpo_lora.tiny.task import heldout, train_stream
+    from grpo_lora.tiny.task import draw_new, heldout, train_stream
 
     if template == "tiny":
         render = lambda p: p.prompt  # noqa: E731
     else:
         check_template(template, tokenizer, GRADER)  # before generating 20k problems
-        render = lambda p: format_prompt(p.question, template, tokenizer, GRADER)  # noqa: E731
+        render = lambda p: format_prompt(p.question, template, tokenizer, GRADER, example)  # noqa: E731
     stream = train_stream(seed=0, diff=difficulty)
     train = [next(stream) for _ in range(n_train)]
     seen, val = {p.question for p in train}, []
     while len(val) < n_val:
-        if (p := next(stream)).question not in seen:
-            seen.add(p.question)
-            val.append(p)
+        p = draw_new(stream, seen, f"{n_val} val problems")
+        seen.add(p.question)
+        val.append(p)
 
     def to_problem(split, i, p):
         return Problem(f"tiny-{split}-{i}", render(p), p.gold, GRADER)
@@ -66,6 +67,7 @@ def from_config(data, tokenizer=None) -> ProblemSet:
         tokenizer=tokenizer,
         difficulty=data.difficulty(),
         n_val=data.heldout_size,
+        example=data.answer_example,
     )
 
 

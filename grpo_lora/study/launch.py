@@ -21,7 +21,14 @@ from grpo_lora.config import Config, pack_key
 from grpo_lora.machine import cpu_cores, thread_env
 from grpo_lora.study.cost import duration
 from grpo_lora.study.rounds import edges_left, next_round, write_sweep_record
-from grpo_lora.study.runs import WALL_TIMES, is_number, read_json, read_rows, status_of
+from grpo_lora.study.runs import (
+    WALL_TIMES,
+    is_number,
+    read_json,
+    read_rows,
+    save_record,
+    status_of,
+)
 from grpo_lora.study.sweep_file import (
     Point,
     SweepFile,
@@ -334,6 +341,8 @@ def _run_round(
                 for task in run.tasks:
                     progress.remove_task(task)
                 for out in _finish(run, rc):
+                    if spec.records and out.status == "finished":
+                        save_record(out.point.run_dir, Path(spec.records) / out.point.name)
                     progress.advance(grid)
                     outcomes[out.point.name] = out
                     _say(console, out)

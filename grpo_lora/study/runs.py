@@ -287,28 +287,46 @@ RECORD_FILES = ("config.yaml", "manifest.json", "summary.json")  # beside the gz
 
 
 def save_records(root: Path, dest: Path) -> int:
-    """Copy each finished run's record under `root` to the same place under `dest`: config,
-    manifest, summary and metrics (gzipped, byte-stable: no timestamp in the header), and each
-    sweep's record and wall times; no checkpoints, samples or logs. The report remade from
-    `dest` is the report of `root`. Returns how many runs were copied."""
+    """Copy each finished run's record under `root` to the same place under `dest`
+    (`save_record`), and each sweep's record and wall times. The report remade from `dest` is the
+    report of `root`. Returns how many runs were copied."""
     runs, _, _ = load_runs(root)
     for run in runs:
-        out = dest / run.path.relative_to(root)
-        out.mkdir(parents=True, exist_ok=True)
-        for name in RECORD_FILES:
-            if (run.path / name).exists():
-                shutil.copyfile(run.path / name, out / name)
-        plain, packed = run.path / "metrics.jsonl", run.path / "metrics.jsonl.gz"
-        if plain.exists():
-            (out / packed.name).write_bytes(gzip.compress(plain.read_bytes(), mtime=0))
-        else:  # a record already
-            shutil.copyfile(packed, out / packed.name)
+        save_record(run.path, dest / run.path.relative_to(root))
     for name in (SWEEP_RECORD, WALL_TIMES):
         for f in root.rglob(name):
             target = dest / f.relative_to(root)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(f, target)
     return len(runs)
+
+
+def save_record(run_dir: Path, out: Path) -> None:
+    """A finished run's record in `out`: config, manifest, summary and metrics (gzipped,
+    byte-stable: no timestamp in the header); no checkpoints, samples or logs."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in RECORD_FILES:
+        if (run_dir / name).exists():
+            shutil.copyfile(run_dir / name, out / name)
+    plain, packed = run_dir / "metrics.jsonl", run_dir / "metrics.jsonl.gz"
+    if plain.exists():
+        (out / packed.name).write_bytes(gzip.compress(plain.read_bytes(), mtime=0))
+    else:  # a record already
+        shutil.copyfile(packed, out / packed.name)
+
+
+def restore_records(records: Path, out_dir: Path) -> list[str]:
+    """Copy into `out_dir` each run recorded under `records` whose run directory there is absent
+    or empty of work, so that a sweep started on a new machine skips what is recorded (a record
+    holds `summary.json`: FINISHED). A local run in progress (crashed) is left to resume.
+    Returns the restored run names."""
+    restored = []
+    for summary in sorted(records.glob("*/summary.json")) if records.is_dir() else []:
+        run_dir = out_dir / summary.parent.name
+        if status_of(run_dir) == "new":
+            save_record(summary.parent, run_dir)
+            restored.append(run_dir.name)
+    return restored
 
 
 def process_times(runs: list[Run]) -> dict[Path, float]:

@@ -26,6 +26,12 @@ time, on a new local Ray instance or an existing cluster, each asking for one GP
 the cores, wherever Ray places it (`grpo_lora.study.ray_launch`, docs/ray.md); everything else (run
 directories, logs, skip, resume, failure records, extension rounds) is as above.
 
+`records: DIR` (a folder in the repository, e.g. docs/study_smollm2/runs/rank1) keeps each
+finished point's record (config, manifest, summary, gzipped metrics; no checkpoints:
+`runs.save_record`), written there as the point finishes. A sweep started where `out_dir` lacks a
+recorded point copies the record in first (`runs.restore_records`), so the point counts as
+FINISHED: a study committed point by point goes on, on any machine, from where it was.
+
 `--pack K` trains up to K LoRA points in one trainer process (`grpo_lora.rl.pack`: one base model
 with K adapters, one engine serving them side by side), launched as
 `python -m grpo_lora train BASE.yaml [fixed overrides] --point "POINT 1's overrides" --point ...`;
@@ -135,6 +141,7 @@ class SweepFile(BaseModel):
     kind: Literal["sweep"] = "sweep"  # marks a sweep file, so recipe loaders can tell it apart
     base: str  # base recipe (path relative to the current directory)
     out_dir: str  # one run directory per point is created under this
+    records: str | None = None  # where finished points' records are kept (see module docstring)
     overrides: dict[str, str | int | float | bool] = {}  # fixed `key.sub=value` for every point
     ranks: list[Rank] = Field(min_length=1)  # LoRA ranks and/or "full" (full fine-tuning)
     lrs: dict[str, list[float]] | None = None  # explicit LRs: keys "full", "lora", "r<N>"

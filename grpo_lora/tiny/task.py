@@ -92,10 +92,9 @@ def heldout(n: int = 256, diff: Difficulty | None = None) -> list[ArithProblem]:
     """The fixed held-out split: the first ``n`` distinct problems of the held-out stream."""
     rng, seen, out = random.Random(HELDOUT_SEED), set(), []
     while len(out) < n:
-        p = make_problem(rng, diff or Difficulty())
-        if p.question not in seen:
-            seen.add(p.question)
-            out.append(p)
+        p = draw_new(draws(rng, diff), seen, f"{n} held-out problems")
+        seen.add(p.question)
+        out.append(p)
     return out
 
 
@@ -105,6 +104,27 @@ def train_stream(seed: int, diff: Difficulty | None = None, exclude: int = HELDO
     banned = {p.question for p in heldout(exclude, diff)}
     rng = random.Random(seed % HELDOUT_SEED)
     while True:
-        p = make_problem(rng, diff or Difficulty())
-        if p.question not in banned:
-            yield p
+        yield draw_new(draws(rng, diff), banned, "training problems")
+
+
+MAX_MISSES = 100_000  # draws in a row that find no new question: the difficulty's space is spent
+
+
+def draws(rng: random.Random, diff: Difficulty | None):
+    """The endless problems of ``rng`` at difficulty ``diff``."""
+    while True:
+        yield make_problem(rng, diff or Difficulty())
+
+
+def draw_new(problems, seen: set[str], what: str) -> ArithProblem:
+    """The next of ``problems`` whose question is not in ``seen``. A small difficulty (two numbers
+    up to 10, no word problems) has ~150 distinct questions; rather than loop forever looking for
+    more, say so."""
+    for _, p in zip(range(MAX_MISSES), problems):
+        if p.question not in seen:
+            return p
+    raise ValueError(
+        f"tiny-arith: {what}: no new question in {MAX_MISSES:,} draws beyond the {len(seen):,} "
+        "taken; the difficulty has too few distinct problems (raise data.max_operand, "
+        "data.max_terms or data.word_fraction)"
+    )
