@@ -114,8 +114,9 @@ def grpo_config(spec: dict):
         num_iterations=1,
         shuffle_dataset=False,  # step k sees grpo-lora's step-k prompts
         use_cpu=not torch.cuda.is_available(),
-        bf16=False,  # no autocast: the model runs in the dtype it was loaded in, as grpo-lora's does
-        fp16=False,
+        # TRL's own mixed precision: autocast in the compute dtype, as grpo-lora's model.dtype
+        bf16=spec["dtype"] == "bfloat16",
+        fp16=spec["dtype"] == "float16",
         gradient_checkpointing=False,
         logging_steps=1,
         report_to="none",
@@ -158,7 +159,9 @@ def trl_worker(spec_path: str) -> None:
     def reward(completions, gold, **_):
         return [float(rewards.grade(c, g, "gsm8k").correct) for c, g in zip(completions, gold)]
 
-    dtype = getattr(torch, spec["dtype"])
+    # as grpo-lora loads it (grpo_lora/policy.py): a LoRA base in the compute dtype, FullFT's
+    # weights in fp32 (a bf16 weight cannot hold an update 1e-4 of its size)
+    dtype = getattr(torch, spec["dtype"]) if spec["lora"] else torch.float32
     torch.manual_seed(spec["seed"])
     model = AutoModelForCausalLM.from_pretrained(spec["model_dir"], dtype=dtype)
     tokenizer = AutoTokenizer.from_pretrained(spec["model_dir"], padding_side="left")

@@ -1,7 +1,7 @@
 """Speed benchmark: grpo-lora against TRL's GRPOTrainer, same work, same machine, same run.
 
     python bench/vs_trl.py [--scale tiny|smollm2] [--steps N] [--warmup W] [--repeats R]
-                           [--modes lora,full] [--dtype float32] [--quick]
+                           [--modes lora,full] [--dtype float32 bfloat16] [--quick]
 
 What is compared: seconds per GRPO step (P prompts x G completions sampled, graded, one optimizer
 step) of
@@ -35,11 +35,19 @@ median and min-max of the pooled post-warm-up step times, the ratio grpo-lora ra
 grpo-lora is faster) and the phase split each tool exposes (grpo-lora: its ``time/*`` metrics; TRL:
 its own profiling blocks, plus the bench's timing of ``training_step`` and of the optimizer step).
 The last stdout line is a JSON object with the ratios. A benchmark, not a test: nothing is asserted.
+
+Dtypes: by default fp32 and, where the machine has native bf16 (a GPU, or a CPU with avx512_bf16 or
+amx_bf16), bf16 too, one table each, the dtypes interleaved within every repeat; elsewhere the bf16
+table is replaced by a line saying why (emulated bf16 is many times slower than fp32 on both sides:
+bench/train_step.py), and ``--dtype float32 bfloat16`` runs it anyway. In bf16 both sides compute
+under autocast with fp32 weights to update (TRL's ``bf16=True``, grpo-lora's ``model.dtype``): a
+LoRA base model is loaded in bf16 on both, FullFT's weights stay fp32.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -221,6 +229,7 @@ def trl_spec(cfg, model_dir: str, micro_batch_seqs: int, out: Path) -> dict:
 class RunResult:
     tool: str  # "grpo-lora" | "TRL"
     mode: str  # "lora" | "full"
+    dtype: str  # "float32" | "bfloat16" | "float16"
     repeat: int
     step_s: list[float]  # post-warm-up step times
     phases: dict[str, list[float]]  # per phase, post-warm-up, aligned with step_s
@@ -311,10 +320,10 @@ def run_trl(spec: dict, warmup: int, out: Path, timeout: float, threads: int) ->
 # ------------------------------------------------------------------------------------- report
 
 
-def summarise(results: list[RunResult], mode: str) -> dict:
+def summarise(results: list[RunResult], mode: str, dtype: str) -> dict:
     by_tool = {}
     for tool in ("grpo-lora", "TRL"):
-        runs = [r for r in results if r.tool == tool and r.mode == mode]
+        runs = [r for r in results if r.tool == tool and r.mode == mode and r.dtype == dtype]
         steps = [s for r in runs for s in r.step_s]
         phases = {}
         for p in PHASES:
@@ -335,13 +344,13 @@ def summarise(results: list[RunResult], mode: str) -> dict:
     return {"tools": by_tool, "ratio": ratio}
 
 
-def print_table(summary: dict, scale_name: str, scale: Scale, args) -> None:
+def print_table(summary: dict, scale_name: str, scale: Scale, dtype: str, args) -> None:
     print()
     print(
         f"grpo-lora vs TRL {_trl_version()} | scale {scale_name} (model {scale.model}) | "
         f"P {scale.prompts} x G {scale.group} | {scale.tokens} tokens "
         f"({'fixed, EOS ignored' if not args.variable_length else 'NOT fixed: both stop at EOS'}) | "
-        f"{args.dtype} | {args.steps} steps, first {args.warmup} dropped | {args.repeats} repeat(s), "
+        f"{dtype} | {args.steps} steps, first {args.warmup} dropped | {args.repeats} repeat(s), "
         f"interleaved"
     )
     head = ["mode", "tool", "s/step med", "min-max", "n", "rate ratio", "len", *PHASES, "run wall"]
@@ -402,7 +411,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--warmup", type=int, default=2, help="first steps of each run not timed")
     ap.add_argument("--repeats", type=int, default=2, help="runs per tool and mode, interleaved")
     ap.add_argument("--modes", default=None, help="comma list of lora, full (default both)")
-    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    ap.add_argument(
+        "--dtype",
+        nargs="+",
+        default=None,
+        choices=["float32", "bfloat16", "float16"],
+        help="default: float32, and bfloat16 where it is native (see the module docstring)",
+    )
     ap.add_argument(
         "--quick", action="store_true", help="smoke run: tiny, 2 steps (1 warm-up), 1 repeat"
     )
@@ -423,6 +438,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:  # LoRA only unless --modes says otherwise: each run's start-up dominates
         args.scale, args.steps, args.warmup, args.repeats = "tiny", 2, 1, 1
         args.modes = args.modes or "lora"
+        args.dtype = args.dtype or ["float32"]
     if args.steps <= args.warmup:
         ap.error(f"--steps {args.steps} leaves no step after --warmup {args.warmup}")
     args.modes = [m.strip() for m in (args.modes or "lora,full").split(",") if m.strip()]
@@ -430,6 +446,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown or not args.modes:
         ap.error(f"--modes: {unknown or 'none given'}; choose from {list(MODES)}")
     return args
+
+
+def dtypes(asked: list[str] | None) -> tuple[list[str], str]:
+    """The dtypes to run, and a line on the one left out (default: bf16 where it is not native)."""
+    if asked:
+        return asked, ""
+    from grpo_lora.machine import resolve_dtype
+
+    if resolve_dtype("auto") == "bfloat16":
+        return ["float32", "bfloat16"], ""
+    return ["float32"], (
+        "bfloat16: not run, this CPU has no native bf16 (avx512_bf16 or amx_bf16), so both sides "
+        "would emulate it many times slower than fp32 (--dtype float32 bfloat16 runs it anyway)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -449,49 +479,50 @@ def main(argv: list[str] | None = None) -> None:
     out = (args.out or ROOT / "runs" / "bench_vs_trl" / time.strftime("%Y%m%d-%H%M%S")).resolve()
     print(f"vs_trl: model {model_dir} | output {out}", flush=True)
 
+    run_dtypes, skipped = dtypes(args.dtype)
     results: list[RunResult] = []
-    for repeat in range(args.repeats):
-        for mode in args.modes:
-            run_out = out / f"{mode}-r{repeat}"
-            run_out.mkdir(parents=True, exist_ok=True)
-            gl_args = overrides(
-                scale, args.steps, args.dtype, run_out / "run", not args.variable_length
+    for repeat, mode, dtype in itertools.product(range(args.repeats), args.modes, run_dtypes):
+        run_out = out / f"{mode}-{dtype}-r{repeat}"
+        run_out.mkdir(parents=True, exist_ok=True)
+        gl_args = overrides(scale, args.steps, dtype, run_out / "run", not args.variable_length)
+        try:
+            cfg = load_config(ROOT / recipe(args.scale, mode), gl_args)
+            # the same micro-batches as TRL's (grpo-lora budgets them in padded tokens)
+            budget = micro_batch_tokens(cfg, model_dir, scale.micro_batch_seqs)
+            gl_args.append(f"optimizer.micro_batch_tokens={budget}")
+            cfg = load_config(ROOT / recipe(args.scale, mode), gl_args)
+        except ConfigError as e:
+            sys.exit(f"vs_trl: the bench's grpo-lora config is invalid: {e}")
+        spec = trl_spec(cfg, model_dir, scale.micro_batch_seqs, run_out)
+        # A then B, every repeat: drift in the machine's load falls on both sides alike
+        for tool in ("grpo-lora", "TRL"):
+            print(
+                f"  repeat {repeat + 1}/{args.repeats} {LABELS[mode]:12} {dtype:8} {tool} ...",
+                end=" ",
+                flush=True,
             )
-            try:
-                cfg = load_config(ROOT / recipe(args.scale, mode), gl_args)
-                # the same micro-batches as TRL's (grpo-lora budgets them in padded tokens)
-                budget = micro_batch_tokens(cfg, model_dir, scale.micro_batch_seqs)
-                gl_args.append(f"optimizer.micro_batch_tokens={budget}")
-                cfg = load_config(ROOT / recipe(args.scale, mode), gl_args)
-            except ConfigError as e:
-                sys.exit(f"vs_trl: the bench's grpo-lora config is invalid: {e}")
-            spec = trl_spec(cfg, model_dir, scale.micro_batch_seqs, run_out)
-            # A then B, every repeat: drift in the machine's load falls on both sides alike
-            for tool in ("grpo-lora", "TRL"):
-                print(
-                    f"  repeat {repeat + 1}/{args.repeats} {LABELS[mode]:12} {tool} ...",
-                    end=" ",
-                    flush=True,
+            if tool == "grpo-lora":
+                got = run_grpo_lora(
+                    recipe(args.scale, mode),
+                    gl_args,
+                    args.warmup,
+                    run_out,
+                    args.timeout,
+                    args.threads,
                 )
-                if tool == "grpo-lora":
-                    got = run_grpo_lora(
-                        recipe(args.scale, mode),
-                        gl_args,
-                        args.warmup,
-                        run_out,
-                        args.timeout,
-                        args.threads,
-                    )
-                else:
-                    got = run_trl(spec, args.warmup, run_out, args.timeout, args.threads)
-                results.append(RunResult(tool=tool, mode=mode, repeat=repeat, **got))
-                print(
-                    f"median {statistics.median(got['step_s']):.3f} s/step, "
-                    f"{got['wall_s']:.0f} s in all",
-                    flush=True,
-                )
-    summary = {mode: summarise(results, mode) for mode in args.modes}
-    print_table(summary, args.scale, scale, args)
+            else:
+                got = run_trl(spec, args.warmup, run_out, args.timeout, args.threads)
+            results.append(RunResult(tool=tool, mode=mode, dtype=dtype, repeat=repeat, **got))
+            print(
+                f"median {statistics.median(got['step_s']):.3f} s/step, "
+                f"{got['wall_s']:.0f} s in all",
+                flush=True,
+            )
+    summaries = {d: {m: summarise(results, m, d) for m in args.modes} for d in run_dtypes}
+    for dtype, summary in summaries.items():
+        print_table(summary, args.scale, scale, dtype, args)
+    if skipped:
+        print(skipped)
     (out / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
     print(
         json.dumps(
@@ -501,12 +532,17 @@ def main(argv: list[str] | None = None) -> None:
                 "steps": args.steps,
                 "warmup": args.warmup,
                 "repeats": args.repeats,
-                "dtype": args.dtype,
                 "s_per_step": {
-                    m: {t: round(v["median"], 4) for t, v in s["tools"].items()}
-                    for m, s in summary.items()
+                    d: {
+                        m: {t: round(v["median"], 4) for t, v in s["tools"].items()}
+                        for m, s in summary.items()
+                    }
+                    for d, summary in summaries.items()
                 },
-                "ratio": {m: round(s["ratio"], 3) for m, s in summary.items()},
+                "ratio": {
+                    d: {m: round(s["ratio"], 3) for m, s in summary.items()}
+                    for d, summary in summaries.items()
+                },
             }
         )
     )
