@@ -524,28 +524,29 @@ def main(argv: list[str] | None = None) -> None:
     if skipped:
         print(skipped)
     (out / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
-    print(
-        json.dumps(
-            {
-                "scale": args.scale,
-                "fixed_length": not args.variable_length,
-                "steps": args.steps,
-                "warmup": args.warmup,
-                "repeats": args.repeats,
-                "s_per_step": {
-                    d: {
-                        m: {t: round(v["median"], 4) for t, v in s["tools"].items()}
-                        for m, s in summary.items()
-                    }
-                    for d, summary in summaries.items()
-                },
-                "ratio": {
-                    d: {m: round(s["ratio"], 3) for m, s in summary.items()}
-                    for d, summary in summaries.items()
-                },
+    print(json.dumps(last_line(args, summaries)))
+
+
+def last_line(args, summaries: dict) -> dict:
+    """The run's settings and, per dtype and mode, each side's median s/step and the rate ratio."""
+    return {
+        "scale": args.scale,
+        "fixed_length": not args.variable_length,
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "repeats": args.repeats,
+        "s_per_step": {
+            d: {
+                m: {t: round(v["median"], 4) for t, v in s["tools"].items()}
+                for m, s in summary.items()
             }
-        )
-    )
+            for d, summary in summaries.items()
+        },
+        "ratio": {
+            d: {m: round(s["ratio"], 3) for m, s in summary.items()}
+            for d, summary in summaries.items()
+        },
+    }
 
 
 if __name__ == "__main__":
