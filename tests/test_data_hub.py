@@ -10,7 +10,7 @@ import pytest
 
 from grpo_lora.config import load_config
 from grpo_lora.data import deepmath, gsm8k, math
-from grpo_lora.data.templates import INSTRUCTIONS, format_prompt
+from grpo_lora.data.templates import EXAMPLES, INSTRUCTIONS, format_prompt
 
 DATA = Path(__file__).parent / "data"
 GSM8K = DATA / "gsm8k"  # train.jsonl + test.jsonl, like openai/gsm8k's main/{train,test}
@@ -202,6 +202,14 @@ def test_plain_template_appends_the_dataset_instruction():
         ps.train[0].prompt
         == f"{jsonl(MATH / 'train.jsonl')[0]['problem']}\n\n{INSTRUCTIONS['math']}"
     )
+
+
+def test_answer_example_shows_each_graders_own_form():
+    ps = math.DATASET.load(str(MATH), template="plain", example=True)
+    problem = jsonl(MATH / "train.jsonl")[0]["problem"]
+    assert ps.train[0].prompt == f"{problem}\n\n{INSTRUCTIONS['math']} {EXAMPLES['math']}"
+    assert "\\boxed{42}" in EXAMPLES["math"] and "#### 42" in EXAMPLES["gsm8k"]
+    assert set(EXAMPLES) == set(INSTRUCTIONS)  # every grader's instruction has its example
 
 
 def test_chat_template_renders_a_user_turn_and_opens_the_assistant_turn(tokenizer):
