@@ -436,6 +436,25 @@ def test_records_are_kept_as_points_finish_and_a_new_machine_skips_them(
     assert len(found) == len(runs.load_runs(records)[0]) == 4
 
 
+def test_a_finished_point_under_other_settings_stops_the_sweep(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("FAKE_TRAIN_CRASH", raising=False)
+    spec = _spec(tmp_path, ranks=[1], lrs={"lora": [1e-3]}, seeds=[0])
+    spec_path = tmp_path / "sweep.yaml"
+    spec_path.write_text(yaml.safe_dump(spec.model_dump()))
+    fake = " ".join(FAKE)
+    assert sweep.main([str(spec_path), "--train-cmd", fake]) == 0
+    # the file is edited afterwards: skipping the finished point would pool two experiments
+    spec_path.write_text(yaml.safe_dump(spec.model_dump() | {"overrides": {"schedule.steps": 7}}))
+    for extra in (["--dry-run"], ["--train-cmd", fake]):
+        assert sweep.main([str(spec_path), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "r1-all-lr1e-03-s0: schedule.steps: 6 -> 7" in err and "other settings" in err
+    # nothing ran: only the first launch recorded a wall time
+    assert len((tmp_path / "runs" / runs.WALL_TIMES).read_text().splitlines()) == 1
+    spec_path.write_text(yaml.safe_dump(spec.model_dump()))  # restored: skipped again
+    assert sweep.main([str(spec_path), "--train-cmd", fake]) == 0
+
+
 def test_failed_point_is_recorded_and_the_others_go_on(tmp_path, monkeypatch, capsys):
     """A point dies mid-run: the others finish, its failure is in its run dir's failed.json, the
     sweep exits 1 naming it on one line; the re-launch resumes it and clears the record."""

@@ -18,6 +18,7 @@ from grpo_lora.study.cost import measure, pack_cap
 from grpo_lora.study.dry_run import dry_run
 from grpo_lora.study.launch import (
     PLAIN,
+    check_unchanged,
     closing_lines,
     default_train_cmd,
     record_wall_time,
@@ -152,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     train_cmd = shlex.split(args.train_cmd) if args.train_cmd else default_train_cmd(spec)
     if args.dry_run:
         configs = point_configs(spec, points)
+        try:
+            check_unchanged(points, configs)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         dry_run(spec, points, configs, train_cmd, args.parallel, Console(), args.pack)
         return 0
     pack, memory = pack_cap(measure(points), args.pack, available_memory_mb())
@@ -166,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted: re-launch the same command to resume")
         return 130
-    except ray_launch.RayStartError as e:  # e.g. no cluster at that address
+    except (ray_launch.RayStartError, ValueError) as e:  # no Ray cluster there; a changed point
         print(f"error: {e}", file=sys.stderr)
         return 2
     wall_s = time.monotonic() - t0

@@ -23,6 +23,7 @@ from grpo_lora.study.cost import duration
 from grpo_lora.study.rounds import edges_left, next_round, write_sweep_record
 from grpo_lora.study.runs import (
     WALL_TIMES,
+    config_changes,
     is_number,
     read_json,
     read_rows,
@@ -314,6 +315,7 @@ def _run_round(
 ) -> dict[str, Outcome]:
     """Run the unfinished `points` (the base grid, or one extension round) to their end, advancing
     the `grid` progress bar; name -> Outcome for each, finished ones "skipped"."""
+    check_unchanged(points, configs)
     status = {p.name: status_of(p.run_dir) for p in points}
     outcomes = {p.name: Outcome(p, "skipped") for p in points if status[p.name] == "finished"}
     progress.advance(grid, len(outcomes))
@@ -350,6 +352,25 @@ def _run_round(
         _stop(running)
         raise
     return outcomes
+
+
+def check_unchanged(points: list[Point], configs: dict[str, Config]) -> None:
+    """Raise `ValueError` if a finished point ran under other settings than the sweep file gives
+    it now (an edited file, or a machine whose `model.dtype: auto` resolves otherwise): skipping it
+    would mix two experiments in one study."""
+    changed = {
+        p.name: lines
+        for p in points
+        if status_of(p.run_dir) == "finished"
+        and (lines := config_changes(p.run_dir, configs[p.name]))
+    }
+    if changed:
+        detail = "; ".join(f"{name}: {', '.join(lines)}" for name, lines in changed.items())
+        raise ValueError(
+            f"{len(changed)} finished point(s) ran under other settings than the sweep file gives "
+            f"them now ({detail}). Restore the file, or move those run directories (and their "
+            "records) away to run them again."
+        )
 
 
 def closing_lines(outcomes: list[Outcome], out_dir: str, wall_s: float) -> list[str]:

@@ -195,6 +195,18 @@ class Run:
         return float(step * self.pps * self.config.data.group_size)
 
 
+def config_changes(run_dir: Path, cfg: Config) -> list[str]:
+    """How the config that the run in `run_dir` saved differs from `cfg` (the `Config` its sweep
+    file gives the point now): one ``key: saved -> now`` line per setting, `run_dir` aside."""
+    try:
+        saved = load_config(run_dir / "config.yaml")
+    except ConfigError as e:
+        return [f"config.yaml: {e}"]
+    was, now = _flatten(saved.model_dump(mode="json")), _flatten(cfg.model_dump(mode="json"))
+    keys = sorted((was.keys() | now.keys()) - {"run_dir"})
+    return [f"{k}: {was.get(k)!r} -> {now.get(k)!r}" for k in keys if was.get(k) != now.get(k)]
+
+
 def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
     out = {}
     for k, v in d.items():

@@ -16,7 +16,9 @@ Every point's config is loaded and validated (`grpo_lora.config.load_config`, th
 loader) when the sweep file is read, so a bad override or axis value stops the sweep before anything
 runs, with the point and the field named.
 
-Re-launching is safe: a point whose run directory holds `summary.json` is FINISHED and skipped; one
+Re-launching is safe: a point whose run directory holds `summary.json` is FINISHED and skipped
+(unless it ran under other settings than the file gives it now: then the sweep stops and names
+them, `launch.check_unchanged`, rather than pool two experiments); one
 with `checkpoints/` or `metrics.jsonl` but no `summary.json` CRASHED and is relaunched with
 `--resume` (from its last checkpoint, or from step 0 when it saved none); any other point starts
 fresh. Points run one after another, or `--parallel N` at a time, each on its own 1/N share of
