@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from grpo_lora.data import TASKS
-from grpo_lora.data.templates import TEMPLATES
+from grpo_lora.data.templates import INSTRUCTED
 from grpo_lora.machine import resolve_dtype
 
 
@@ -178,10 +178,10 @@ class DataSection(Section):
             return self
         if self.name == "jsonl":
             raise ValueError("answer_example: jsonl rows hold whole prompts; write it into them")
-        if self.template not in TEMPLATES[:2]:
+        if self.template not in INSTRUCTED:
             raise ValueError(
                 f"answer_example: the {self.template!r} template has no answer instruction to "
-                f"illustrate; use {' or '.join(TEMPLATES[:2])}"
+                f"illustrate; use {' or '.join(INSTRUCTED)}"
             )
         return self
 

@@ -24,7 +24,7 @@ from grpo_lora.study.launch import (
     record_wall_time,
     run_sweep,
 )
-from grpo_lora.study.runs import restore_records, save_records
+from grpo_lora.study.runs import restore_records, save_sweep_records
 from grpo_lora.study.sweep_file import expand, load_sweep, point_configs
 
 LOCAL_RAY = "local"  # `--ray` without an address: a new Ray instance on this machine
@@ -177,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wall_s = time.monotonic() - t0
     record_wall_time(spec.out_dir, outcomes, wall_s, pack, args.parallel)
-    if spec.records:  # the sweep's own record and wall times beside its points' records
-        save_records(Path(spec.out_dir), Path(spec.records))
+    if spec.records:  # the points saved theirs as they finished; now the sweep's own
+        save_sweep_records(Path(spec.out_dir), Path(spec.records))
     lines = closing_lines(outcomes, spec.out_dir, wall_s)
     for line in lines:
         console.print(line, **PLAIN)

@@ -14,7 +14,8 @@ extracts first: GSM8K's ``#### N`` line, or ``\\boxed{}`` for MATH and DeepMath.
 
 from __future__ import annotations
 
-TEMPLATES = ("chat", "plain", "raw")
+INSTRUCTED = ("chat", "plain")  # the templates that carry the answer instruction
+TEMPLATES = (*INSTRUCTED, "raw")
 
 # The one place the answer-format instruction lives, per rewards grader (rewards.DATASETS): a
 # task's grader binding picks it.

@@ -305,12 +305,17 @@ def save_records(root: Path, dest: Path) -> int:
     runs, _, _ = load_runs(root)
     for run in runs:
         save_record(run.path, dest / run.path.relative_to(root))
+    save_sweep_records(root, dest)
+    return len(runs)
+
+
+def save_sweep_records(root: Path, dest: Path) -> None:
+    """Each sweep's record and wall times under `root`, to the same place under `dest`."""
     for name in (SWEEP_RECORD, WALL_TIMES):
         for f in root.rglob(name):
             target = dest / f.relative_to(root)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(f, target)
-    return len(runs)
 
 
 def save_record(run_dir: Path, out: Path) -> None:

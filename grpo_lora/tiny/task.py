@@ -90,9 +90,9 @@ def make_problem(rng: random.Random, diff: Difficulty) -> ArithProblem:
 
 def heldout(n: int = 256, diff: Difficulty | None = None) -> list[ArithProblem]:
     """The fixed held-out split: the first ``n`` distinct problems of the held-out stream."""
-    rng, seen, out = random.Random(HELDOUT_SEED), set(), []
+    problems, seen, out = draws(random.Random(HELDOUT_SEED), diff), set(), []
     while len(out) < n:
-        p = draw_new(draws(rng, diff), seen, f"{n} held-out problems")
+        p = draw_new(problems, seen, f"{n} held-out problems")
         seen.add(p.question)
         out.append(p)
     return out
@@ -102,9 +102,9 @@ def train_stream(seed: int, diff: Difficulty | None = None, exclude: int = HELDO
     """An endless, seeded stream of training problems, none of them among the first ``exclude``
     held-out problems."""
     banned = {p.question for p in heldout(exclude, diff)}
-    rng = random.Random(seed % HELDOUT_SEED)
+    problems = draws(random.Random(seed % HELDOUT_SEED), diff)
     while True:
-        yield draw_new(draws(rng, diff), banned, "training problems")
+        yield draw_new(problems, banned, "training problems")
 
 
 MAX_MISSES = 100_000  # draws in a row that find no new question: the difficulty's space is spent
