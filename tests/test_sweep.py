@@ -143,7 +143,7 @@ def test_smollm2_study_files_keep_their_records_and_pin_fp32(monkeypatch):
             # fp32 whatever the CPU, so that points run on different machines pool
             assert cfg.model.dtype == "float32" and cfg.model.path == "smollm2-135m"
             assert (cfg.schedule.steps, cfg.data.prompts_per_step, cfg.data.heldout_size) == (
-                60,
+                40,
                 3,
                 128,
             )
