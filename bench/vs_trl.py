@@ -248,7 +248,7 @@ def run_subprocess(cmd: list[str], log: Path, timeout: float, env: dict | None =
     if proc.returncode != 0:
         tail = "\n".join(log.read_text().splitlines()[-25:])
         sys.exit(
-            f"vs_trl: {' '.join(cmd[:4])} ... failed (exit {proc.returncode}):\n{tail}\n(log: {log})"
+            f"{Path(sys.argv[0]).stem}: {' '.join(cmd[:4])} ... failed (exit {proc.returncode}):\n{tail}\n(log: {log})"
         )
     return time.perf_counter() - t0
 
