@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -136,6 +137,9 @@ def test_smollm2_study_files_keep_their_records_and_pin_fp32(monkeypatch):
         spec = sweep_file.load_sweep(f)
         assert spec.out_dir == f"runs/study_smollm2/{f.stem}"
         assert spec.records == f"docs/study_smollm2/runs/{f.stem}"
+        # committed as points finish: git must not ignore them (it ignores `runs/` elsewhere)
+        check = subprocess.run(["git", "check-ignore", "-q", f"{spec.records}/p/summary.json"])
+        assert check.returncode in (1, 128), f"{spec.records} is git-ignored"  # 128: no git repo
         assert spec.seeds == [0, 1] and spec.confirm_seeds == [2, 3, 4, 5]
         points = sweep_file.expand(spec)
         arms |= {(p.rank, p.targets) for p in points}
