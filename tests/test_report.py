@@ -13,7 +13,7 @@ from rich.console import Console
 
 from grpo_lora import checkpoint
 from grpo_lora.commands import report as report_command
-from grpo_lora.study import launch, report, runs, scores, sweep_file
+from grpo_lora.study import cost, launch, report, runs, scores, sweep_file
 from grpo_lora.study.arms import group_arms
 from grpo_lora.study.studies import studies
 
@@ -434,3 +434,27 @@ def test_machine_time_counts_a_pack_once_and_survives_a_killed_launch(tmp_path):
     assert runs.process_times(found) == {sweep: 141.0}
     text = report.write_report(tmp_path / "study", tmp_path / "out").read_text()
     assert "| `plateau` | 3 | 2.4 min | 0 | n/a |" in text
+
+
+def test_a_packed_points_step_is_its_packs_share(tmp_path):
+    """The points of a pack share its steps: each records the pack's `time/step_s` and
+    `time/eval_s`. The report's step time and the sweep's estimates count a pack of K 1/K a point,
+    so a rank-1 point packed two to a process costs 0.5 s a step against FullFT's 2 s alone (the
+    recorded 1.0 s is the pack's), and its evaluations 30 s, not 60."""
+    sweep = tmp_path / "study" / "rank1"
+    pack = ["python", "-m", "grpo_lora", "train", "r.yaml", "--point", "a", "--point", "b"]
+    points = []
+    for name, rank, argv in (("a", 1, pack), ("b", 1, pack), ("c", "full", ["train"])):
+        targets = None if rank == "full" else "all"
+        _write_run(sweep / name, rank, targets, 1e-3, 0, 0.5)
+        manifest = json.loads((sweep / name / "manifest.json").read_text())
+        (sweep / name / "manifest.json").write_text(json.dumps(manifest | {"argv": argv}))
+        points.append(sweep_file.Point(name, rank, targets, 1e-3, 0, None, sweep / name, ()))
+    text = report.write_report(tmp_path / "study", tmp_path / "out").read_text()
+    assert "| LoRA r=1 (all) | 0.500 | 0.25x |" in text
+    assert "| FullFT | 2.000 | 1.00x |" in text
+    measured = cost.measure(points)
+    assert measured.step_s[(1, "all")] == 0.5 and measured.step_s[("full", None)] == 2.0
+    assert measured.eval_s == 30.0  # each run's two 30 s evals: LoRA 60 s / 2 (twice), FullFT 60 s
+    # the pack's peak (500 MB) less its second adapter's 16 + 8 bytes a parameter
+    assert measured.lora_peak_mb == 500.0 - PARAMS[(1, "all")] * 24 / 2**20

@@ -8,7 +8,14 @@ import statistics
 from dataclasses import dataclass
 
 from grpo_lora.config import Config
-from grpo_lora.study.runs import is_number, read_json, read_rows, status_of, train_step_s
+from grpo_lora.study.runs import (
+    is_number,
+    pack_size,
+    read_json,
+    read_rows,
+    status_of,
+    train_step_s,
+)
 from grpo_lora.study.sweep_file import Point
 
 
@@ -43,7 +50,9 @@ class Measured:
 
 
 def measure(points: list[Point]) -> Measured:
-    """What the finished points among `points` measured (the rest have nothing to tell)."""
+    """What the finished points among `points` measured (the rest have nothing to tell), per point:
+    a packed point's step and evaluation times are its pack's, shared by its k points, so they count
+    1/k each (and its peak memory, less k - 1 adapters, as a run alone)."""
     per: dict[tuple, list[float]] = {}
     evals, fixed, peaks, params = [], [], [], []
     for p in points:
@@ -53,21 +62,23 @@ def measure(points: list[Point]) -> Measured:
         times = [t for r in rows if (t := train_step_s(r)) is not None]
         if not times:
             continue
-        med = statistics.median(times)
+        manifest = read_json(p.run_dir / "manifest.json")
+        k = pack_size(manifest)
+        med = statistics.median(times) / k
         per.setdefault((p.rank, p.targets), []).append(med)
         per.setdefault((), []).append(med)
         all_rows = read_rows(p.run_dir)
         eval_s = sum(r["time/eval_s"] for r in all_rows if is_number(r.get("time/eval_s")))
         wall = read_json(p.run_dir / "summary.json").get("wall_s")
         if is_number(wall):
-            evals.append(eval_s)
-            fixed.append(max(0.0, wall - sum(times) - eval_s))
+            evals.append(eval_s / k)
+            fixed.append(max(0.0, wall - sum(times) - eval_s))  # the process's: once a pack
         peak = max(
             (r["memory/peak_mb"] for r in rows if is_number(r.get("memory/peak_mb"))), default=None
         )
-        trainable = read_json(p.run_dir / "manifest.json").get("trainable_params")
+        trainable = manifest.get("trainable_params")
         if p.rank != "full" and peak is not None and is_number(trainable):
-            peaks.append(peak)
+            peaks.append(peak - (k - 1) * trainable * PACK_BYTES_PER_PARAM / 2**20)
             params.append(trainable)
     med = lambda v: statistics.median(v) if v else None  # noqa: E731
     return Measured(

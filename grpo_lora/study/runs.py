@@ -86,6 +86,12 @@ def train_step_s(row: dict) -> float | None:
     return step_s - (eval_s if is_number(eval_s) else 0.0)
 
 
+def pack_size(manifest: dict) -> int:
+    """How many points shared the run's trainer process (a packed sweep's `--point`s), else 1.
+    They share its steps: each point's `time/step_s` and `time/eval_s` are the whole pack's."""
+    return max(1, (manifest.get("argv") or []).count("--point"))
+
+
 def status_of(run_dir: Path) -> str:
     """FINISHED (summary.json), CRASHED (no summary, but checkpoints/ or metrics.jsonl: the trainer
     resumes it, from step 0 when no checkpoint was saved) or NEW."""
@@ -155,6 +161,10 @@ class Run:
     @property
     def model(self) -> str:
         return self.config.model.path
+
+    @property
+    def pack_size(self) -> int:
+        return pack_size(self.manifest)
 
     @property
     def arm(self) -> tuple:

@@ -183,8 +183,14 @@ def section_capacity(study: Study, out: Path) -> list[str]:
 
 
 def _arm_cost(a: Arm) -> tuple[float | None, float | None]:
-    """(median train step seconds, peak MB) over every step of every run of the arm."""
-    times = [t for r in a.runs for s in r.train_steps if (t := train_step_s(r.rows[s])) is not None]
+    """(median train step seconds, peak MB) over every step of every run of the arm; a packed
+    run's steps are its pack's, so each counts 1/pack size (the machine time of one point's step)."""
+    times = [
+        t / r.pack_size
+        for r in a.runs
+        for s in r.train_steps
+        if (t := train_step_s(r.rows[s])) is not None
+    ]
     mems = [max(m.values()) for r in a.runs if (m := r.series("memory/peak_mb"))]
     return (statistics.median(times) if times else None), (max(mems) if mems else None)
 
@@ -204,7 +210,8 @@ def section_cost(study: Study, out: Path) -> list[str]:
     return [
         f"\n## (f) Step time and peak memory{study.heading}\n",
         "Step time: median over all training steps of all runs of the arm of `time/step_s`, less "
-        "`time/eval_s` on the steps that ran a held-out evaluation. Peak memory: max "
+        "`time/eval_s` on the steps that ran a held-out evaluation; a packed run's step (its "
+        "pack's, `grpo-lora sweep --pack`) divided by the points in the pack. Peak memory: max "
         "`memory/peak_mb` (on a GPU, allocated GPU memory; on a CPU, the trainer process's peak "
         "RSS, its in-process engine included).\n",
         table(["arm", "step time (s)", "vs FullFT", "peak memory (MB)", "vs FullFT"], rows),
