@@ -41,6 +41,16 @@ def save(fig, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def _lr_axis(ax) -> None:
+    """A log LR axis labelled at its decades only: a grid under two decades wide would print
+    2e-5 ... 9e-5 on top of each other."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("learning rate (log scale)")
+
+
 def _lr_panel(ax, arms: list[Arm], colors: dict, which: str, ylabel: str) -> None:
     """One quantity (`reward` or `p1` of each LR cell) vs LR, a line per arm, its best LR starred."""
     for a in arms:
@@ -54,8 +64,7 @@ def _lr_panel(ax, arms: list[Arm], colors: dict, which: str, ylabel: str) -> Non
         best = getattr(a.best, which)[0] if a.best is not None else None
         if best is not None:
             ax.plot(a.best.lr, best, marker="*", ms=15, color=style["color"], mec="white", zorder=5)
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate (log scale)")
+    _lr_axis(ax)
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
 
@@ -126,8 +135,7 @@ def _targets_row(ax_lr, ax_curve, rank, group: list[Arm], window: int) -> None:
             cur = mean_curve(a.best.runs, "reward/mean", window)
             label = f"{a.targets}, lr {lr_tag(a.best.lr)}"
             ax_curve.plot(list(cur), list(cur.values()), color=c, label=label)
-    ax_lr.set_xscale("log")
-    ax_lr.set_xlabel("learning rate (log scale)")
+    _lr_axis(ax_lr)
     ax_lr.set_ylabel("final reward (last 10% of steps)")
     ax_lr.set_title(f"rank {rank}: final reward vs LR by targets")
     _step_axis(ax_curve)
