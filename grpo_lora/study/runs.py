@@ -364,7 +364,7 @@ def process_times(runs: list[Run]) -> dict[Path, float]:
     procs: dict[tuple[Path, object], float] = {}
     for run in runs:
         argv = run.manifest.get("argv") or []
-        key = (run.path.parent, tuple(argv) if "--point" in argv else run.path.name)
+        key = (run.path.parent, tuple(argv) if run.pack_size > 1 else run.path.name)
         procs[key] = max(procs.get(key, 0.0), float(run.summary.get("wall_s") or 0.0))
     out: dict[Path, float] = {}
     for (sweep, _), s in procs.items():
