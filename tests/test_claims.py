@@ -309,9 +309,9 @@ def test_plateau_is_the_rise_of_a_line_over_the_last_quarter(tmp_path):
         (d / "run" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         (d / "run" / "summary.json").write_text(json.dumps({"steps": 8}))
     rising = claims.plateau(studies(runs.load_runs(tmp_path / "rising")[0])[0])
-    assert "had NOT plateaued by step 8" in rising and "rose +0.100 over steps 7-8" in rising
+    assert "had NOT plateaued by step 8" in rising and "changed by +0.100 over steps 7-8" in rising
     flat = claims.plateau(studies(runs.load_runs(tmp_path / "flat")[0])[0])
-    assert "has plateaued by step 8" in flat and "rose +0.000 over steps 7-8" in flat
+    assert "has plateaued by step 8" in flat and "changed by +0.000 over steps 7-8" in flat
 
 
 def test_main_study_is_the_shortest_horizon_even_when_the_plateau_has_more_runs(study_dir):

@@ -431,7 +431,7 @@ def plateau(study: Study) -> str:
     flat = "has plateaued" if rise < PLATEAU_RISE else "had NOT plateaued"
     return (
         f"FullFT {flat} by step {last[-1]}: its pointwise best over LRs (smoothed over "
-        f"{study.window} steps) rose {rise:+.3f} over steps {last[0]}-{last[-1]} (least-squares "
+        f"{study.window} steps) changed by {rise:+.3f} over steps {last[0]}-{last[-1]} (least-squares "
         f"line; plateau = a rise under {PLATEAU_RISE} over the last {PLATEAU_FRACTION:.0%} of the "
         "steps)."
     )
