@@ -44,7 +44,7 @@ study: install
 STUDY_SMOLLM2 ?= rank1 rank16
 study-smollm2: install
 	@status=0; for s in $(STUDY_SMOLLM2); do \
-	  $(BIN)/grpo-lora sweep recipes/study_smollm2/$$s.yaml --pack 3 || status=1; \
+	  $(BIN)/grpo-lora sweep recipes/study_smollm2/$$s.yaml --pack 4 || status=1; \
 	done; $(BIN)/grpo-lora report docs/study_smollm2/runs --out docs/study_smollm2 && exit $$status
 
 # the one check to run on a GPU machine (docs/gpu.md); never part of CI's tests
