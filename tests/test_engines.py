@@ -203,3 +203,37 @@ def test_vllm_version_other_than_the_pinned_one_is_a_one_line_error():
     with pytest.raises(EngineError, match=rf"vLLM 0\.99\.0 is installed.*vLLM {VLLM_VERSION}") as e:
         check_vllm_version("0.99.0")
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("rank", [1, 16])
+def test_per_adapter_lora_ops_compute_vllms_sums(rank):
+    """The CPU LoRA ops the engine installs give vLLM's own results: several adapters in one batch,
+    a batch of one adapter, 3-D and 4-D stacked weights, adding into the output or writing it."""
+    from vllm.lora.ops.torch_ops import lora_ops
+    from vllm.lora.punica_wrapper import punica_cpu
+
+    from grpo_lora.engines.vllm_worker import use_per_adapter_lora_ops
+
+    use_per_adapter_lora_ops()
+    original = lora_ops.grpo_originals  # vLLM's own
+    g = torch.Generator().manual_seed(rank)
+    tokens, hidden, out = 37, 24, 40
+    for indices in (torch.randint(0, 3, (tokens,), generator=g), torch.full((tokens,), 2)):
+        a = torch.randn(3, 1, rank, hidden, generator=g)  # shrink: [adapters, 1, rank, in]
+        b = torch.randn(3, out, rank, generator=g)  # expand: [adapters, out, rank]
+        x = torch.randn(tokens, hidden, generator=g)
+        h = torch.randn(tokens, rank, generator=g)
+        base = torch.randn(tokens, out + 8, generator=g)
+        for name, inputs, weights, rest in [
+            ("bgmv_shrink", x, a, (0.5,)),
+            ("bgmv_expand", h, b, (True,)),
+            ("bgmv_expand", h, b, (False,)),
+            ("bgmv_expand_slice", h, b, (4, out, True)),
+        ]:
+            ours, theirs = base.clone(), base.clone()
+            getattr(lora_ops, name)(inputs, weights, ours, indices, *rest)
+            original[name](inputs, weights, theirs, indices, *rest)
+            assert getattr(lora_ops, name) is not original[name] and getattr(
+                punica_cpu, name
+            ) is getattr(lora_ops, name)
+            torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)

