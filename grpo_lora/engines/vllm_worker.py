@@ -165,17 +165,17 @@ def use_per_adapter_lora_ops() -> None:
         slice_size,
         add_inputs=True,
     ):
+        args = (
+            inputs,
+            lora_b_weights,
+            output_tensor,
+            lora_indices_tensor,
+            slice_offset,
+            slice_size,
+        )
         y = _per_adapter(inputs, lora_b_weights, lora_indices_tensor, output_tensor.dtype)
         if y is None:
-            return expand_slice(
-                inputs,
-                lora_b_weights,
-                output_tensor,
-                lora_indices_tensor,
-                slice_offset,
-                slice_size,
-                add_inputs,
-            )
+            return expand_slice(*args, add_inputs)
         if add_inputs:
             output_tensor[:, slice_offset : slice_offset + slice_size] += y
         else:
