@@ -114,14 +114,16 @@ def main(argv: list[str] | None = None) -> int:
         else None
     )
     print(f"step ratio fp32 / bf16: {speedup:.2f}x")
-    print(f"end pass@1, bf16 - fp32: {effect.text() if effect else 'no held-out evaluation'}")
+    print(
+        f"end pass@1, bf16 - fp32: {effect.text('level') if effect else 'no held-out evaluation'}"
+    )
     print(
         json.dumps(
             {
                 "recipe": args.recipe,
                 "seeds": args.seeds,
                 "speedup": round(speedup, 3),
-                "pass1_end_effect": effect.text() if effect else None,
+                "pass1_end_effect": effect.text("level") if effect else None,
                 "dtypes": summary,
             }
         )

@@ -255,14 +255,15 @@ def test_noise_is_no_longer_called_a_match(tmp_path):
     The old rule called it level (|gap| within the seeds' sds added, 0.085 + 0.040); the interval
     cannot tell. Per-seed differences (-0.112, -0.067, -0.022): mean -0.067, sd 0.045, se 0.02598,
     t_{0.95, 2} = 2.919986, half 0.0759: [-0.143, +0.009] reaches past both -0.05 and 0. At 4 seeds
-    t_{0.95, 3} * 0.045 / 2 = 0.053 < 0.067 would settle it."""
+    t_{0.95, 3} * 0.045 / 2 = 0.053 < 0.067 would exclude 0 with the gap past the margin: does not
+    hold."""
     _noisy_gap_runs(tmp_path)
     main = claims.main_study(studies(runs.load_runs(tmp_path)[0]))
     v = claims.claim_match(main)
     assert v.verdict == "cannot tell"
     assert (
         "-0.067 [90 % CI -0.143, +0.009], margin ±0.050, seeds 3: cannot tell (about 4 seeds "
-        "each would settle it)"
+        "each would settle the claim)"
     ) in v.text
 
 

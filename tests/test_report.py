@@ -39,8 +39,9 @@ PEAK_MB = {"full": 800.0, 1: 500.0, 4: 520.0}
 #   r1 mlp 0.660 ± 0.000, r1 attn 0.510 ± 0.014 (both at 3e-3 only)
 #   r1 - FullFT held-out pass@1, paired by seed: (0.58 - 0.60, 0.60 - 0.64) = (-0.02, -0.04):
 #           -0.030, sd 0.01414, se 0.01, t_{0.95, 1} = 6.3138: [-0.093, +0.033], past -0.05 and
-#           0: cannot tell (the old tolerance rule said "agrees"); at 3 seeds, t_{0.95, 2} 2.92 x
-#           0.01414 / sqrt 3 = 0.024 < 0.030 would settle it
+#           0: cannot tell (the old tolerance rule said "agrees"); a level claim settles when the
+#           interval fits in ±0.05: at 4 seeds, t_{0.95, 3} 2.353 x 0.01414 / 2 = 0.017 < 0.020
+#           (at 3, 2.92 x 0.01414 / sqrt 3 = 0.024 would only exclude 0)
 #   attn - mlp: (-0.16, -0.14) -> -0.150 [-0.213, -0.087], below 0; mlp - all: (-0.02, -0.04) ->
 #           -0.030 [-0.093, +0.033], not yet level: claim 3 cannot tell
 #   fitted optima (seed-mean pass@1 through the three LRs): FullFT (0.41, 0.62, 0.50) at log10 LR
@@ -198,7 +199,7 @@ def test_report_tables_hold_the_hand_worked_numbers(written):
     assert (
         "- **LoRA r=1 (all) level with FullFT (claim 1)**: **cannot tell**. held-out pass@1 LoRA "
         "r=1 (all) (LR 3e-03) - FullFT (LR 3e-04), paired by seed (LR chosen on the same seeds: winner's curse): -0.030 [90 % CI -0.093, "
-        "+0.033], margin ±0.050, seeds 2: cannot tell (about 3 seeds each would settle it)."
+        "+0.033], margin ±0.050, seeds 2: cannot tell (about 4 seeds each would settle the claim)."
     ) in md
     assert "**LoRA r=4 (all) level with FullFT**: **cannot tell**" in md
     assert "edge of the LRs run for LoRA r=4 (all): its optimum was not found" in md

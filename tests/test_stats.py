@@ -27,7 +27,8 @@ def test_welch_interval_by_hand():
     half = 2.919986 * (0.01 / 3) ** 0.5
     assert e.estimate == pytest.approx(0.2)
     assert (e.low, e.high) == pytest.approx((0.2 - half, 0.2 + half), abs=1e-6)
-    assert e.verdict == "differs" and e.seeds_needed is None
+    assert e.verdict == "differs"
+    assert e.seeds_to_settle("up") is None and e.seeds_to_settle("level") is None  # settled
 
 
 def test_welch_degrees_of_freedom_by_hand():
@@ -44,9 +45,21 @@ def test_a_match_needs_the_whole_interval_inside_the_margin():
     assert level.verdict == "matches" and -0.05 < level.low < level.high < 0.05
     noisy = difference([0.60, 0.75, 0.68], [0.70, 0.62, 0.77])  # small gap, wide interval
     assert noisy.verdict == "cannot tell" and noisy.low < -0.05
-    assert noisy.seeds_needed is not None and noisy.seeds_needed > 3
+    assert noisy.seeds_to_settle("level") > 3
     assert difference([0.7], [0.6]).verdict == "cannot tell"  # one seed: no interval
-    assert "(no interval: one seed)" in difference([0.7], [0.6]).text()
+    assert "(no interval: one seed)" in difference([0.7], [0.6]).text("level")
+
+
+def test_a_gap_inside_the_margin_settles_a_level_claim_only_by_fitting_in_it():
+    """Per-seed differences -0.02, -0.04: mean -0.030, sd 0.01414. At 3 seeds the half-width,
+    t_{0.95, 2} 2.920 x 0.01414 / sqrt 3 = 0.0238, would exclude 0 (settling a claimed direction)
+    but not fit inside ±0.05 (it needs < 0.020); at 4, t_{0.95, 3} 2.353 x 0.01414 / 2 = 0.0166
+    does, and the claim "level" holds."""
+    e = difference([0.58, 0.60], [0.60, 0.64], paired=True)
+    assert judge(e, "level") == judge(e, "down") == "cannot tell"
+    assert e.seeds_to_settle("down") == 3
+    assert e.seeds_to_settle("level") == 4
+    assert e.text("level").endswith("cannot tell (about 4 seeds each would settle the claim)")
 
 
 def test_paired_seeds_cancel_what_they_share():

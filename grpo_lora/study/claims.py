@@ -32,13 +32,14 @@ seeds paired where both arms of a gap ran the same seeds (same data order; acros
 It **matches** when the whole interval lies inside ±margin (the sweep file's `margin`, recorded in
 OUT/sweep.json: `Study.margin`, default `stats.MARGIN` = 0.05 pass@1; claim 5's SL side:
 `SL_MARGIN_REL` of FullFT's held-out log-loss); **differs** when it excludes 0; else **cannot
-tell**, with the seeds the spread says would settle it. `stats.judge` maps that to the claim, by
+tell**. `stats.judge` maps that to the claim, by
 its claimed direction: a claim of level (1, 5's RL side, 3's mlp vs all) holds when the effect
 matches and does not hold when it differs by more than the margin (point estimate beyond it); a
 claimed difference (3's attn below mlp, 4, 5's SL side, 6) holds when the interval excludes 0 on
 the claimed side and does not hold when it excludes 0 on the other side or lies inside the margin;
-anything else cannot tell. A claim with several parts holds when all hold and does not hold when
-any does not (`stats.combine`).
+anything else cannot tell, with the seeds an arm at which the observed means and spreads would
+settle the claim (`stats.Effect.seeds_to_settle`). A claim with several parts holds when all hold
+and does not hold when any does not (`stats.combine`).
 
 A claim resting on an arm whose best LR is the lowest or highest it ran is "cannot tell": that
 optimum was not found. Claim 2 measures the best LR: each arm's optimum is the vertex of a
@@ -192,7 +193,7 @@ def match_verdict(a: Arm, full: Arm, name: str, margin: float = MARGIN) -> Verdi
     e = gap(a, full, margin)
     if e is None:
         return Verdict(name, "cannot tell", "no held-out pass@1 at a best LR.")
-    text = f"held-out pass@1 {_vs(a, full)}: {e.text()}."
+    text = f"held-out pass@1 {_vs(a, full)}: {e.text('level')}."
     if edge := _edges(a, full):
         return Verdict(name, "cannot tell", f"{text} {edge}.")
     return Verdict(name, judge(e, "level"), text)
@@ -245,7 +246,7 @@ def lr_verdict(lora: list[Arm], full: Arm, name: str) -> Verdict:
         verdicts.append(judge(e, "level"))
         parts.append(
             f"{a.label} / FullFT {_ratio_text(e, STUDY_LR_RATIO)}, log10(ratio / "
-            f"{STUDY_LR_RATIO:g}) {e.text()}"
+            f"{STUDY_LR_RATIO:g}) {e.text('level')}"
         )
     if len(lora) > 1:
         lo, hi = min(lora, key=lambda a: a.rank), max(lora, key=lambda a: a.rank)
@@ -253,7 +254,7 @@ def lr_verdict(lora: list[Arm], full: Arm, name: str) -> Verdict:
         verdicts.append(judge(e, "level"))
         parts.append(
             f"rank independence, {hi.label} / {lo.label} {_ratio_text(e, 1.0)}, log10 ratio "
-            f"{e.text()}"
+            f"{e.text('level')}"
         )
     text += " Ratios (margin: a factor 10^0.5 ≈ 3.16): " + "; ".join(parts) + "."
     return Verdict(name, combine(verdicts), text)
@@ -294,8 +295,8 @@ def targets_verdict(rank, group: list[Arm], name: str, margin: float = MARGIN) -
         return Verdict(name, "cannot tell", "no held-out pass@1 at a best LR.")
     v_attn, v_mlp = judge(e_attn, "down"), judge(e_mlp, "level")
     text = (
-        f"rank {rank}, held-out pass@1 at each one's best LR: {_vs(attn, mlp)}: {e_attn.text()} "
-        f"(claimed below 0: {v_attn}); {_vs(mlp, al)}: {e_mlp.text()} (claimed level: {v_mlp})."
+        f"rank {rank}, held-out pass@1 at each one's best LR: {_vs(attn, mlp)}: {e_attn.text('down')} "
+        f"(claimed below 0: {v_attn}); {_vs(mlp, al)}: {e_mlp.text('level')} (claimed level: {v_mlp})."
     )
     if edge := _edges(al, mlp, attn):
         return Verdict(name, "cannot tell", f"{text} {edge}.")
@@ -347,7 +348,7 @@ def claim_batch(batch: dict[int, Study]) -> Verdict:
         v = judge(change, "down")
         parts.append(
             f"rank {rank}, held-out pass@1 gap to FullFT by episodes a step{_seeds(*arms)}: "
-            f"{'; '.join(rows)}; from {lo} to {hi} it changes by {change.text()} "
+            f"{'; '.join(rows)}; from {lo} to {hi} it changes by {change.text('down')} "
             f"(claimed below 0: {v})"
         )
         verdicts.append(v)
@@ -376,7 +377,7 @@ def claim_width(width: dict[int, Study]) -> Verdict:
     v = judge(change, "up")
     text = (
         f"rank-1 held-out pass@1 gap to FullFT by width{_seeds(*arms)}: {'; '.join(rows)}; from "
-        f"width {min(width)} to {max(width)} it changes by {change.text()} (claimed above 0)."
+        f"width {min(width)} to {max(width)} it changes by {change.text('up')} (claimed above 0)."
     )
     if edge := _edges(*arms):
         return Verdict(name, "cannot tell", f"{text} {edge}.")
@@ -408,8 +409,8 @@ def claim_sl_rl(sl: dict[tuple, Arm], main: Study | None) -> Verdict:
     text = (
         f"SL: held-out log-loss, rank 1 (LR {lr_tag(r1_sl.best.lr)}) - FullFT (LR "
         f"{lr_tag(full_sl.best.lr)}, {full_loss:.4f} nats/token), margin {SL_MARGIN_REL:.0%} of "
-        f"FullFT's: {sl_e.text(4)} (claimed above 0: {v_sl}); RL: held-out pass@1 {_vs(r1, full)}: "
-        f"{rl_e.text()} (claimed level: {v_rl})."
+        f"FullFT's: {sl_e.text('up', 4)} (claimed above 0: {v_sl}); RL: held-out pass@1 {_vs(r1, full)}: "
+        f"{rl_e.text('level')} (claimed level: {v_rl})."
     )
     if edge := _edges(r1_sl, full_sl, r1, full):
         return Verdict(name, "cannot tell", f"{text} {edge}.")

@@ -9,15 +9,17 @@ order enter as one group of per-seed differences. Its interval is Welch's:
     interval = estimate -/+ t_{0.95, df} * se          (90 %: two one-sided tests at 5 %)
 
 The verdict: **matches** when the whole interval lies inside (-margin, +margin) (the two one-sided
-tests of equivalence both reject); else **differs** when it excludes 0; else **cannot tell**, with
-the seeds per group that the observed spread says would settle it. A single seed in any group gives
-no interval: cannot tell.
+tests of equivalence both reject); else **differs** when it excludes 0; else **cannot tell**. A
+single seed in any group gives no interval: cannot tell.
 
 A claim's verdict (holds / does not hold / cannot tell) comes from its effect's interval through
 `judge`, given the claimed direction: "level" (the effect is within ±margin: holds when it matches;
 does not hold when the interval excludes 0 and the estimate lies beyond the margin), "up" or "down"
 (the effect is positive / negative: holds when the interval excludes 0 on that side; does not hold
-when it excludes 0 on the other side, or lies wholly inside ±margin, a negligible effect).
+when it excludes 0 on the other side, or lies wholly inside ±margin, a negligible effect). A claim
+that cannot tell comes with the seeds per group that would settle it were the means and spreads
+those observed (`Effect.seeds_to_settle`): a claim of level whose gap lies inside the margin
+settles only when the whole interval fits in it, however soon the interval excludes 0.
 
 An arm's best LR as a measurement (`fit_optimum`): a quadratic in log10(LR) through the best grid
 point (seed-mean held-out score; ties to the smaller LR) and its two neighbours; its vertex, clamped
@@ -33,7 +35,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scipy.stats import t as student_t
 
@@ -51,7 +53,8 @@ class Effect:
     high: float | None
     margin: float
     seeds: tuple[int, ...]  # per group
-    seeds_needed: int | None  # per group, to settle a "cannot tell" (None: none would, or settled)
+    spread: tuple[float, ...] = ()  # per group w^2 s^2, to size the interval at other seed counts
+    level: float = LEVEL
 
     @property
     def verdict(self) -> str:
@@ -63,8 +66,9 @@ class Effect:
             return "differs"
         return "cannot tell"
 
-    def text(self, digits: int = 3) -> str:
-        """``-0.012 [90 % CI -0.031, +0.007], margin ±0.050, seeds 4 vs 4: matches``"""
+    def text(self, claimed: str, digits: int = 3) -> str:
+        """``-0.012 [90 % CI -0.031, +0.007], margin ±0.050, seeds 4 vs 4: matches``, and when the
+        claim (`judge`'s ``claimed``) cannot tell, the seeds that would settle it."""
         f = f"{{:+.{digits}f}}"
         interval = (
             f" [90 % CI {f.format(self.low)}, {f.format(self.high)}]"
@@ -76,9 +80,22 @@ class Effect:
             f"{f.format(self.estimate)}{interval}, margin ±{self.margin:.{digits}f}, seeds {seeds}"
         )
         out += f": {self.verdict}"
-        if self.verdict == "cannot tell" and self.seeds_needed is not None:
-            out += f" (about {self.seeds_needed} seeds each would settle it)"
+        if (needed := self.seeds_to_settle(claimed)) is not None:
+            out += f" (about {needed} seeds each would settle the claim)"
         return out
+
+    def seeds_to_settle(self, claimed: str) -> int | None:
+        """The fewest seeds per group at which, with the observed means and spreads, the claim's
+        verdict (`judge`) would no longer be "cannot tell". None when it is settled, when there is
+        no spread to build on, or past MAX_SEEDS."""
+        if self.low is None or not any(self.spread) or judge(self, claimed) != "cannot tell":
+            return None
+        for n in range(max(self.seeds) + 1, MAX_SEEDS + 1):
+            half = _half_width(list(self.spread), [n] * len(self.spread), self.level)
+            at_n = replace(self, low=self.estimate - half, high=self.estimate + half)
+            if judge(at_n, claimed) != "cannot tell":
+                return n
+        return None
 
 
 def contrast(
@@ -90,15 +107,11 @@ def contrast(
     estimate = sum(w * statistics.fmean(g) for g, w in zip(groups, weights))
     seeds = tuple(len(g) for g in groups)
     if min(seeds) < 2:
-        return Effect(estimate, None, None, margin, seeds, None)
+        return Effect(estimate, None, None, margin, seeds)
     # per-group variance of the contrast's term, w^2 s^2 (its share of se^2 is that / n)
     spread = [w * w * statistics.variance(g) for g, w in zip(groups, weights)]
     half = _half_width(spread, list(seeds), level)
-    effect = Effect(estimate, estimate - half, estimate + half, margin, seeds, None)
-    if effect.verdict != "cannot tell":
-        return effect
-    needed = _seeds_needed(estimate, spread, margin, level, start=max(seeds) + 1)
-    return Effect(estimate, effect.low, effect.high, margin, seeds, needed)
+    return Effect(estimate, estimate - half, estimate + half, margin, seeds, tuple(spread), level)
 
 
 def difference(
@@ -120,20 +133,6 @@ def _half_width(spread: list[float], seeds: list[int], level: float) -> float:
         return 0.0
     df = se2**2 / sum(t * t / (n - 1) for t, n in zip(terms, seeds) if t > 0)
     return float(student_t.ppf(0.5 + level / 2, df)) * math.sqrt(se2)
-
-
-def _seeds_needed(
-    estimate: float, spread: list[float], margin: float, level: float, start: int
-) -> int | None:
-    """The fewest seeds per group at which, with the observed means and spreads, the interval
-    would either fit inside the margin or exclude 0."""
-    if sum(spread) == 0:
-        return None
-    for n in range(max(2, start), MAX_SEEDS + 1):
-        half = _half_width(spread, [n] * len(spread), level)
-        if half < abs(estimate) or half < margin - abs(estimate):
-            return n
-    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,7 +237,7 @@ def ratio_effect(
     t = math.log10(target)
     low, high = _interval([x - y for x, y in zip(a.draws, b.draws)], level)
     estimate = a.log10_lr - b.log10_lr - t
-    return Effect(estimate, low - t, high - t, math.log10(factor), (a.seeds, b.seeds), None)
+    return Effect(estimate, low - t, high - t, math.log10(factor), (a.seeds, b.seeds))
 
 
 def _interval(values: list[float], level: float) -> tuple[float, float]:
