@@ -141,11 +141,8 @@ def use_per_adapter_lora_ops() -> None:
 
     if hasattr(lora_ops, "grpo_originals"):
         return
-    shrink, expand, expand_slice = (
-        lora_ops.bgmv_shrink,
-        lora_ops.bgmv_expand,
-        lora_ops.bgmv_expand_slice,
-    )
+    names = ("bgmv_shrink", "bgmv_expand", "bgmv_expand_slice")
+    shrink, expand, expand_slice = (getattr(lora_ops, n) for n in names)
 
     def bgmv_shrink(inputs, lora_a_weights, output_tensor, lora_indices_tensor, scaling=1.0):
         y = _per_adapter(inputs, lora_a_weights, lora_indices_tensor, output_tensor.dtype)
@@ -154,8 +151,10 @@ def use_per_adapter_lora_ops() -> None:
         output_tensor[:, : y.shape[1]] = scaling * y
 
     def bgmv_expand(inputs, lora_b_weights, output_tensor, lora_indices_tensor, add_inputs=True):
-        y = _per_adapter(inputs, lora_b_weights, lora_indices_tensor, output_tensor.dtype)
-        if y is None or y.shape[0] != output_tensor.shape[0]:
+        y = None
+        if inputs.shape[0] == output_tensor.shape[0]:  # else vLLM's, without computing ours first
+            y = _per_adapter(inputs, lora_b_weights, lora_indices_tensor, output_tensor.dtype)
+        if y is None:
             return expand(inputs, lora_b_weights, output_tensor, lora_indices_tensor, add_inputs)
         n = min(y.shape[1], output_tensor.shape[1])  # adapter and model may pad differently
         _write(output_tensor[:, :n], y[:, :n], add_inputs)
@@ -167,13 +166,6 @@ def use_per_adapter_lora_ops() -> None:
         _write(out[:, offset : offset + size], y, add_inputs)
 
     for module in (lora_ops, punica_cpu):
-        module.bgmv_shrink, module.bgmv_expand, module.bgmv_expand_slice = (
-            bgmv_shrink,
-            bgmv_expand,
-            bgmv_expand_slice,
-        )
-    lora_ops.grpo_originals = {
-        "bgmv_shrink": shrink,
-        "bgmv_expand": expand,
-        "bgmv_expand_slice": expand_slice,
-    }
+        for name, op in zip(names, (bgmv_shrink, bgmv_expand, bgmv_expand_slice)):
+            setattr(module, name, op)
+    lora_ops.grpo_originals = dict(zip(names, (shrink, expand, expand_slice)))
